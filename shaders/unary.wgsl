@@ -1,0 +1,120 @@
+// Elementwise unary ops on f32, forward (`main`) and backward (`backward`).
+// The op is chosen at pipeline-compile time by exactly one OP_* define being true.
+// backward: dx = dy * f'(s), where s is the op's saved tensor: the input x for most ops,
+// the output y for exp / sqrt / tanh / sigmoid (cheaper and exactly what PyTorch saves).
+
+struct Params {
+  n: u32,
+  // Scalar argument: the exponent for pow, the value for affine's scale.
+  alpha: f32,
+  // Second scalar: affine's shift.
+  beta: f32,
+  _pad: u32,
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+#if ${BACKWARD}
+@group(0) @binding(3) var<storage, read> s: array<f32>;
+#endif
+
+const WG = 256u;
+const SQRT_2_OVER_PI = 0.7978845608028654;
+const GELU_C = 0.044715;
+const INV_SQRT_2 = 0.7071067811865476;
+const INV_SQRT_2PI = 0.3989422804014327;
+
+// tanh that never overflows: |x| > 15 already rounds to +-1 in f32.
+fn safe_tanh(v: f32) -> f32 {
+  return tanh(clamp(v, -15.0, 15.0));
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below f32 resolution near 1); WGSL has no erf.
+fn erf_approx(v: f32) -> f32 {
+  let a = abs(v);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  let r = 1.0 - p * exp(-a * a);
+  return select(r, -r, v < 0.0);
+}
+
+// pow with a scalar exponent; WGSL's pow is undefined for negative bases, so integer exponents
+// are handled by sign.
+fn spow(v: f32, e: f32) -> f32 {
+  if (e == 0.0) { return 1.0; }
+  if (e == 1.0) { return v; }
+  if (e == 2.0) { return v * v; }
+  let m = pow(abs(v), e);
+  if (v >= 0.0) { return m; }
+  // NaN, as in PyTorch. Built from v so the compiler cannot fold (and reject) a constant NaN.
+  if (fract(e) != 0.0) { return bitcast<f32>(0x7fc00000u | (bitcast<u32>(v) & 0u)); }
+  let odd = (i32(e) & 1) == 1;
+  return select(m, -m, odd);
+}
+
+fn forward_op(v: f32) -> f32 {
+#if ${OP_EXP}
+  return exp(v);
+#elif ${OP_LOG}
+  return log(v);
+#elif ${OP_SQRT}
+  return sqrt(v);
+#elif ${OP_NEG}
+  return -v;
+#elif ${OP_POW}
+  return spow(v, params.alpha);
+#elif ${OP_RELU}
+  return max(v, 0.0);
+#elif ${OP_GELU_TANH}
+  return 0.5 * v * (1.0 + safe_tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v)));
+#elif ${OP_GELU_ERF}
+  return 0.5 * v * (1.0 + erf_approx(v * INV_SQRT_2));
+#elif ${OP_TANH}
+  return safe_tanh(v);
+#elif ${OP_SIGMOID}
+  return 1.0 / (1.0 + exp(-v));
+#elif ${OP_AFFINE}
+  return v * params.alpha + params.beta;
+#endif
+}
+
+// Derivative f'(.) as a function of the saved tensor value sv (see the header).
+fn derivative(sv: f32) -> f32 {
+#if ${OP_EXP}
+  return sv;
+#elif ${OP_LOG}
+  return 1.0 / sv;
+#elif ${OP_SQRT}
+  return 0.5 / sv;
+#elif ${OP_NEG}
+  return -1.0;
+#elif ${OP_POW}
+  return params.alpha * spow(sv, params.alpha - 1.0);
+#elif ${OP_RELU}
+  return select(0.0, 1.0, sv > 0.0);
+#elif ${OP_GELU_TANH}
+  let inner = SQRT_2_OVER_PI * (sv + GELU_C * sv * sv * sv);
+  let t = safe_tanh(inner);
+  return 0.5 * (1.0 + t) + 0.5 * sv * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * sv * sv);
+#elif ${OP_GELU_ERF}
+  return 0.5 * (1.0 + erf_approx(sv * INV_SQRT_2)) + sv * INV_SQRT_2PI * exp(-0.5 * sv * sv);
+#elif ${OP_TANH}
+  return 1.0 - sv * sv;
+#elif ${OP_SIGMOID}
+  return sv * (1.0 - sv);
+#elif ${OP_AFFINE}
+  return params.alpha;
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n) { return; }
+#if ${BACKWARD}
+  y[i] = x[i] * derivative(s[i]);
+#else
+  y[i] = forward_op(x[i]);
+#endif
+}

@@ -1,0 +1,126 @@
+/**
+ * Small helpers shared by the op modules: argument checks with clear messages, broadcasting,
+ * uniform packing and dispatch grids.
+ */
+import { Tensor, type DType, type Shape } from '../../runtime/tensor.js';
+
+export function assertLive(op: string, ...ts: Tensor[]): void {
+  for (const t of ts) t.buffer(op);
+}
+
+export function assertDtype(op: string, t: Tensor, ...allowed: DType[]): void {
+  if (!allowed.includes(t.dtype)) {
+    throw new Error(`${op}: expected a ${allowed.join(' or ')} tensor, got ${t.dtype} (shape [${t.shape}])`);
+  }
+}
+
+export function assertFloat(op: string, ...ts: Tensor[]): void {
+  for (const t of ts) assertDtype(op, t, 'f32');
+}
+
+/** Normalises a possibly negative axis; error names the op and the shape. */
+export function normAxis(op: string, axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(axis) || a < 0 || a >= Math.max(rank, 1)) {
+    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
+  }
+  return a;
+}
+
+/** Sorted, de-duplicated, non-negative axes; undefined means all axes. */
+export function normAxes(op: string, axes: number | number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return [...Array(rank).keys()];
+  const list = (Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(op, a, rank));
+  const set = [...new Set(list)].sort((a, b) => a - b);
+  if (set.length !== list.length) throw new Error(`${op}: repeated axis in ${JSON.stringify(axes)}`);
+  return set;
+}
+
+export function contiguousStrides(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** NumPy broadcasting of two shapes; throws naming both shapes. */
+export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out = new Array<number>(rank);
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`${op}: shapes [${a}] and [${b}] cannot be broadcast together (dimension ${i} of the result: ${da} vs ${db})`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides of `shape` seen through the broadcast result `out`: 0 where the input is broadcast. */
+export function broadcastStrides(shape: Shape, out: Shape): number[] {
+  const strides = contiguousStrides(shape);
+  const r = out.length - shape.length;
+  return out.map((d, i) => (i < r || shape[i - r] === 1 ? 0 : strides[i - r]));
+}
+
+export const MAX_RANK = 8;
+
+/**
+ * Packs a uniform block. Fields are 4-byte scalars; `dims()` writes MAX_RANK u32s
+ * (two vec4<u32> in WGSL) padded with `fill`. Call order must match the shader's Params struct.
+ */
+export class Params {
+  private view = new DataView(new ArrayBuffer(256));
+  private offset = 0;
+  u32(v: number): this {
+    this.view.setUint32(this.offset, v >>> 0, true);
+    this.offset += 4;
+    return this;
+  }
+  i32(v: number): this {
+    this.view.setInt32(this.offset, v | 0, true);
+    this.offset += 4;
+    return this;
+  }
+  f32(v: number): this {
+    this.view.setFloat32(this.offset, v, true);
+    this.offset += 4;
+    return this;
+  }
+  /** Pads to a 16-byte boundary (before a vec4 field). */
+  align16(): this {
+    this.offset = Math.ceil(this.offset / 16) * 16;
+    return this;
+  }
+  dims(values: readonly number[], fill = 1): this {
+    if (values.length > MAX_RANK) throw new Error(`tensors of rank over ${MAX_RANK} are not supported (got rank ${values.length})`);
+    this.align16();
+    for (let i = 0; i < MAX_RANK; i++) this.u32(i < values.length ? values[i] : fill);
+    return this;
+  }
+  bytes(): ArrayBuffer {
+    return this.view.buffer.slice(0, Math.max(16, Math.ceil(this.offset / 16) * 16)) as ArrayBuffer;
+  }
+}
+
+/**
+ * Workgroup grid for `n` independent items and `wg` threads per workgroup, spilling into y when
+ * x would pass the 65535 limit. Shaders compute the item as `gid.x + gid.y * (nwg.x * WG)`.
+ */
+export function grid1d(n: number, wg = 256): [number, number, number] {
+  const groups = Math.ceil(n / wg);
+  if (groups <= 65535) return [groups, 1, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export { Tensor };

@@ -1,0 +1,243 @@
+/**
+ * The engine: one device, its buffer pools and pipeline cache, and command submission.
+ *
+ * Submission model. Ops record dispatches into one open compute pass of one command encoder; nothing
+ * is submitted until a readback (`toArray()`), an upload that must be ordered after pending work, a
+ * full uniform ring, or an explicit `flush()`. WebGPU orders dispatches within a pass, so a
+ * buffer released by one op and reused by the next in the same pass is safe.
+ *
+ * Uniforms. Each dispatch's small parameter block (sizes, strides, scalars) goes into a 256-byte
+ * slot of a CPU-side staging array; at flush the whole array is written with one
+ * `queue.writeBuffer` just before `queue.submit`. Queue operations run in order, so the single
+ * uniform buffer can be rewritten for the next batch once this one is submitted.
+ */
+import { acquireDevice, type AdapterReport, type DeviceContext, type InitOptions } from './device.js';
+import { BufferPool, READBACK_USAGE, STORAGE_USAGE, type MemoryStats } from './pool.js';
+import { PipelineCache, type Defines, type Kernel } from './kernel.js';
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_SLOTS = 1024;
+const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
+
+export interface Dispatch {
+  kernel: Kernel;
+  defines?: Defines;
+  entry?: string;
+  /** Bound in order at @binding(1), @binding(2), ... of @group(0); @binding(0) is the uniform block. */
+  buffers: GPUBuffer[];
+  /** At most 256 bytes; laid out as the shader's `Params` struct. Omit if the shader has none. */
+  uniforms?: ArrayBuffer | ArrayBufferView;
+  workgroups: [number, number?, number?];
+}
+
+export class Engine {
+  readonly device: GPUDevice;
+  readonly storage: BufferPool;
+  readonly pipelines: PipelineCache;
+  private readbackPool: BufferPool;
+  private uniformBuffer: GPUBuffer;
+  private uniformStaging = new Uint8Array(UNIFORM_SLOT * UNIFORM_SLOTS);
+  private uniformSlots = 0;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingDispatches = 0;
+  /** Counters for tests and benchmarks: how often we actually submit. */
+  submits = 0;
+  dispatches = 0;
+
+  constructor(readonly ctx: DeviceContext) {
+    this.device = ctx.device;
+    this.storage = new BufferPool(this.device, STORAGE_USAGE, 'wgtrain');
+    this.readbackPool = new BufferPool(this.device, READBACK_USAGE, 'wgtrain-readback');
+    this.pipelines = new PipelineCache(this.device);
+    this.uniformBuffer = this.device.createBuffer({ size: UNIFORM_SLOT * UNIFORM_SLOTS, usage: UNIFORM_USAGE, label: 'wgtrain-uniforms' });
+  }
+
+  get report(): AdapterReport {
+    return this.ctx.report;
+  }
+
+  hasFeature(f: GPUFeatureName): boolean {
+    return this.device.features.has(f);
+  }
+
+  /** Throws if the device is gone; called by every entry point so loss never turns into a hang. */
+  checkAlive(): void {
+    if (this.ctx.lost) throw this.ctx.lost;
+  }
+
+  private ensurePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'wgtrain-batch' });
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private ensureEncoderOutsidePass(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'wgtrain-batch' });
+    return this.encoder;
+  }
+
+  dispatch(d: Dispatch): void {
+    this.checkAlive();
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxDim || y > maxDim || z > maxDim) {
+      throw new Error(`wgtrain internal: ${d.kernel.name} needs ${x}x${y}x${z} workgroups, over the limit of ${maxDim} per dimension`);
+    }
+    if (d.uniforms && this.uniformSlots === UNIFORM_SLOTS) this.flush();
+    const pipeline = this.pipelines.get(d.kernel, d.defines ?? {}, d.entry);
+    const entries: GPUBindGroupEntry[] = [];
+    if (d.uniforms) {
+      const bytes = ArrayBuffer.isView(d.uniforms)
+        ? new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, d.uniforms.byteLength)
+        : new Uint8Array(d.uniforms);
+      if (bytes.byteLength > UNIFORM_SLOT) throw new Error(`wgtrain internal: ${d.kernel.name} uniforms exceed ${UNIFORM_SLOT} bytes`);
+      const offset = this.uniformSlots * UNIFORM_SLOT;
+      this.uniformStaging.set(bytes, offset);
+      this.uniformStaging.fill(0, offset + bytes.byteLength, offset + UNIFORM_SLOT);
+      this.uniformSlots++;
+      entries.push({ binding: 0, resource: { buffer: this.uniformBuffer, offset, size: UNIFORM_SLOT } });
+    }
+    d.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.ensurePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.pendingDispatches++;
+    this.dispatches++;
+  }
+
+  /** Submits everything recorded so far. Cheap when nothing is pending. */
+  flush(): void {
+    this.checkAlive();
+    if (!this.encoder) return;
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (this.uniformSlots > 0) {
+      this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
+      this.uniformSlots = 0;
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.pendingDispatches = 0;
+    this.submits++;
+  }
+
+  /** Copies host data into a GPU buffer, ordered after every op recorded so far. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    // queue.writeBuffer runs before any command buffer submitted later, so pending work that still
+    // reads this (pooled, reused) buffer must be submitted first.
+    if (this.encoder) this.flush();
+    this.checkAlive();
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Records a buffer-to-buffer copy in order with the dispatches. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.checkAlive();
+    if (bytes === 0) return;
+    this.ensureEncoderOutsidePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Reads `bytes` from `src` after all recorded work; the only await in the runtime. */
+  async read(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
+    this.checkAlive();
+    const padded = Math.ceil(Math.max(bytes, 4) / 4) * 4;
+    const staging = this.readbackPool.acquire(padded);
+    this.ensureEncoderOutsidePass().copyBufferToBuffer(src, srcOffset, staging, 0, padded);
+    this.flush();
+    try {
+      await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, padded);
+    } catch (e) {
+      this.checkAlive();
+      throw new Error(`Reading a tensor back from the GPU failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, padded).slice(0, bytes);
+    staging.unmap();
+    this.readbackPool.release(staging);
+    this.throwUncaptured();
+    return out;
+  }
+
+  /** Surfaces a WebGPU validation error that escaped our own checks (there should be none). */
+  throwUncaptured(): void {
+    const e = this.ctx.uncaptured;
+    if (e) {
+      this.ctx.uncaptured = null;
+      throw e;
+    }
+  }
+
+  memoryStats(): MemoryStats {
+    return this.storage.stats();
+  }
+
+  destroy(): void {
+    this.pass = null;
+    this.encoder = null;
+    this.storage.trim();
+    this.readbackPool.trim();
+    this.device.destroy();
+  }
+}
+
+let current: Engine | null = null;
+let initializing: Promise<Engine> | null = null;
+
+/**
+ * Acquires the device (browser: navigator.gpu; Node: the `webgpu` package; or `init({ gpu })`).
+ * Calling it again returns the same engine until `shutdown()`.
+ */
+export async function init(options: InitOptions = {}): Promise<AdapterReport> {
+  if (current && !current.ctx.lost) return current.report;
+  initializing ??= acquireDevice(options).then((ctx) => (current = new Engine(ctx)));
+  try {
+    return (await initializing).report;
+  } finally {
+    initializing = null;
+  }
+}
+
+export function engine(): Engine {
+  if (!current) throw new Error('wgtrain is not initialised: call `await init()` first.');
+  current.checkAlive();
+  return current;
+}
+
+/** True once init() has succeeded and shutdown() has not been called. */
+export function isInitialized(): boolean {
+  return current !== null;
+}
+
+/** The adapter in use: vendor, architecture, features, limits. */
+export function adapterReport(): AdapterReport {
+  return engine().report;
+}
+
+export function memoryStats(): MemoryStats {
+  return engine().memoryStats();
+}
+
+/** Submits all recorded GPU work now (normally a readback does this). */
+export function flush(): void {
+  engine().flush();
+}
+
+/**
+ * Destroys the device. In Node, Dawn keeps the process alive until this is called, so CLIs and test
+ * files end with it.
+ */
+export function shutdown(): void {
+  if (!current) return;
+  const e = current;
+  current = null;
+  if (!e.ctx.lost) e.destroy();
+}

@@ -1,0 +1,248 @@
+/**
+ * Tensor: a shape, a dtype and contiguous row-major storage in a pooled GPU buffer.
+ *
+ * Several tensors may share one Storage (reshape views, tensors saved by autograd); the buffer
+ * returns to the pool when the last one is disposed. Ops live in src/nn/functional/; the methods
+ * here are the PyTorch-style spelling of the same functions.
+ */
+import { engine } from './engine.js';
+import { track, type Disposable } from './scope.js';
+import { isGradEnabled, Node, runBackward, type BackwardOptions } from './autograd.js';
+import * as F from '../nn/functional/index.js';
+
+export type DType = 'f32' | 'i32' | 'u32';
+export type TypedArrayFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+export type Shape = readonly number[];
+
+export const BYTES_PER_ELEMENT = 4;
+
+class Storage {
+  refs = 1;
+  constructor(
+    readonly buffer: GPUBuffer,
+    /** Bytes in use (the pooled buffer may be larger). */
+    readonly bytes: number,
+  ) {}
+  release(): void {
+    if (--this.refs === 0) engine().storage.release(this.buffer);
+  }
+}
+
+export function shapeSize(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function checkShape(shape: Shape, what = 'shape'): void {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`${what} must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+}
+
+let nextId = 1;
+let liveTensors = 0;
+
+/** Number of tensor handles not yet disposed (for leak tests). */
+export function liveTensorCount(): number {
+  return liveTensors;
+}
+
+export class Tensor implements Disposable {
+  readonly id = nextId++;
+  readonly shape: Shape;
+  readonly dtype: DType;
+  readonly size: number;
+  /** Accumulated gradient of a leaf that requires grad (null until the first backward). */
+  grad: Tensor | null = null;
+  kept = false;
+  private _storage: Storage | null;
+  private _requiresGrad = false;
+  private _gradFn: Node | null = null;
+
+  /** Use `tensor()`, `zeros()`, `empty()`... rather than the constructor. */
+  constructor(storage: Storage, shape: Shape, dtype: DType) {
+    this._storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = shapeSize(shape);
+    liveTensors++;
+    track(this);
+  }
+
+  /** A new tensor with fresh (uninitialised) storage; kernels write it. */
+  static empty(shape: Shape, dtype: DType = 'f32'): Tensor {
+    checkShape(shape);
+    const bytes = Math.max(shapeSize(shape), 1) * BYTES_PER_ELEMENT;
+    return new Tensor(new Storage(engine().storage.acquire(bytes), bytes), shape, dtype);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this._storage === null;
+  }
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+  set requiresGrad(v: boolean) {
+    if (v && this.dtype !== 'f32') throw new Error(`requiresGrad needs a float tensor; this one is ${this.dtype} (shape [${this.shape}])`);
+    if (!v && this._gradFn) throw new Error('requiresGrad cannot be turned off on a tensor computed from others; use .detach()');
+    this._requiresGrad = v;
+  }
+  /** The autograd node that produced this tensor (null for leaves). */
+  get gradFn(): Node | null {
+    return this._gradFn;
+  }
+  get isLeaf(): boolean {
+    return this._gradFn === null;
+  }
+
+  /** The GPU buffer; throws a clear error if the tensor was disposed. `op` names the caller. */
+  buffer(op = 'this operation'): GPUBuffer {
+    if (!this._storage) {
+      throw new Error(`${op}: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
+    }
+    return this._storage.buffer;
+  }
+
+  /** @internal autograd: marks this tensor as the output of `node`. */
+  setGradFn(node: Node): void {
+    if (this._gradFn) this._gradFn.release();
+    node.refs++;
+    this._gradFn = node;
+    this._requiresGrad = true;
+  }
+
+  /** @internal A second handle on the same storage and shape, not tracked by tidy scopes. */
+  retain(): Tensor {
+    const s = this._storage;
+    if (!s) this.buffer('autograd');
+    s!.refs++;
+    const t = new Tensor(s!, this.shape, this.dtype);
+    t.kept = true;
+    return t;
+  }
+
+  /** @internal A handle on the same storage with another shape (same element count). */
+  view(shape: Shape): Tensor {
+    checkShape(shape);
+    if (shapeSize(shape) !== this.size) {
+      throw new Error(`reshape: cannot view shape [${this.shape}] (${this.size} elements) as [${shape}] (${shapeSize(shape)} elements)`);
+    }
+    const s = this._storage;
+    if (!s) this.buffer('reshape');
+    s!.refs++;
+    return new Tensor(s!, shape, this.dtype);
+  }
+
+  /** @internal autograd: adds `g` into `.grad` (takes ownership of `g`). */
+  accumulateGrad(g: Tensor): void {
+    if (this.isDisposed) {
+      g.dispose();
+      return;
+    }
+    g.kept = true;
+    if (!this.grad) {
+      this.grad = g;
+    } else {
+      const sum = this.grad.add(g);
+      sum.kept = true;
+      this.grad.dispose();
+      g.dispose();
+      this.grad = sum;
+    }
+  }
+
+  /** Releases the GPU buffer (when no view or saved copy still uses it). Safe to call twice. */
+  dispose(): void {
+    if (!this._storage) return;
+    this._storage.release();
+    this._storage = null;
+    liveTensors--;
+    if (this._gradFn) {
+      this._gradFn.release();
+      this._gradFn = null;
+    }
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Reads the data back (the only await in the runtime). */
+  async toArray(): Promise<TypedArrayFor<this['dtype']>> {
+    const buf = this.buffer('toArray');
+    const bytes = await engine().read(buf, this.size * BYTES_PER_ELEMENT);
+    const Ctor = this.dtype === 'f32' ? Float32Array : this.dtype === 'i32' ? Int32Array : Uint32Array;
+    return new Ctor(bytes) as TypedArrayFor<this['dtype']>;
+  }
+
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item() needs a tensor with one element, got shape [${this.shape}]`);
+    return (await this.toArray())[0];
+  }
+
+  backward(options: BackwardOptions | Tensor = {}): void {
+    const opts = options instanceof Tensor ? { grad: options } : options;
+    runBackward(this, opts, (shape) => F.full(shape, 1));
+  }
+
+  /** A tensor on the same storage that is cut out of the graph. */
+  detach(): Tensor {
+    return this.view(this.shape);
+  }
+
+  /** Drops `.grad` (PyTorch's set_to_none behaviour). */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  toString(): string {
+    return `Tensor(#${this.id}, [${this.shape}], ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''}${this.isDisposed ? ', disposed' : ''})`;
+  }
+
+  // ---- ops (see src/nn/functional/ for their definitions) ----
+  add(b: Tensor | number): Tensor { return F.add(this, b); }
+  sub(b: Tensor | number): Tensor { return F.sub(this, b); }
+  mul(b: Tensor | number): Tensor { return F.mul(this, b); }
+  div(b: Tensor | number): Tensor { return F.div(this, b); }
+  neg(): Tensor { return F.neg(this); }
+  exp(): Tensor { return F.exp(this); }
+  log(): Tensor { return F.log(this); }
+  sqrt(): Tensor { return F.sqrt(this); }
+  pow(exponent: number): Tensor { return F.pow(this, exponent); }
+  relu(): Tensor { return F.relu(this); }
+  gelu(options?: F.GeluOptions): Tensor { return F.gelu(this, options); }
+  tanh(): Tensor { return F.tanh(this); }
+  sigmoid(): Tensor { return F.sigmoid(this); }
+  maskedFill(mask: Tensor, value: number): Tensor { return F.maskedFill(this, mask, value); }
+
+  matmul(b: Tensor): Tensor { return F.matmul(this, b); }
+
+  dropout(p: number, options?: F.DropoutOptions): Tensor { return F.dropout(this, p, options); }
+
+  sum(axes?: number | number[], keepdim = false): Tensor { return F.sum(this, axes, keepdim); }
+  mean(axes?: number | number[], keepdim = false): Tensor { return F.mean(this, axes, keepdim); }
+  max(axes?: number | number[], keepdim = false): Tensor { return F.max(this, axes, keepdim); }
+  argmax(axis: number, keepdim = false): Tensor { return F.argmax(this, axis, keepdim); }
+  softmax(axis = -1): Tensor { return F.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return F.logSoftmax(this, axis); }
+
+  reshape(shape: number[]): Tensor { return F.reshape(this, shape); }
+  transpose(dim0 = -2, dim1 = -1): Tensor { return F.transpose(this, dim0, dim1); }
+  permute(dims: number[]): Tensor { return F.permute(this, dims); }
+  slice(axis: number, start: number, end?: number): Tensor { return F.slice(this, axis, start, end); }
+}
+
+/** Whether a new op output should get a graph node (used by ops that skip work otherwise). */
+export function needsGrad(...inputs: Tensor[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t.requiresGrad);
+}

@@ -1,0 +1,9 @@
+// Tests run the real WGSL kernels on whatever Vulkan driver Dawn finds. On machines without a GPU
+// (here and in CI) that is SwiftShader, shipped in Debian's chromium package. An explicit
+// VK_ICD_FILENAMES / VK_DRIVER_FILES in the environment wins.
+import { existsSync } from 'node:fs';
+
+const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(swiftshader)) {
+  process.env.VK_ICD_FILENAMES = swiftshader;
+}
