@@ -39,6 +39,8 @@ export interface DeviceContext {
   lost: Error | null;
   /** First uncaptured WebGPU error since the last check (a wgtrain bug if it ever fires). */
   uncaptured: Error | null;
+  /** Set by shutdown() so that the resulting 'destroyed' loss is reported as a shutdown. */
+  shuttingDown: boolean;
 }
 
 const DEFAULT_OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
@@ -145,13 +147,12 @@ export async function acquireDevice(options: InitOptions = {}): Promise<DeviceCo
     runtime: isNode ? 'node' : 'browser',
   };
 
-  const ctx: DeviceContext = { gpu, adapter, device, report, lost: null, uncaptured: null };
+  const ctx: DeviceContext = { gpu, adapter, device, report, lost: null, uncaptured: null, shuttingDown: false };
   device.lost.then((info) => {
-    // 'destroyed' is our own shutdown(); anything else is a real loss the caller must see.
     ctx.lost = new Error(
-      info.reason === 'destroyed'
+      ctx.shuttingDown
         ? 'The wgtrain device was shut down (shutdown() was called); call init() again to keep working.'
-        : `The WebGPU device was lost (${info.reason}): ${info.message}. Call init() again to recover.`,
+        : `The WebGPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''}). Call init() again to get a new device; tensors from the lost one cannot be used.`,
     );
   });
   device.addEventListener('uncapturederror', (ev) => {

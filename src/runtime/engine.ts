@@ -181,6 +181,7 @@ export class Engine {
   }
 
   destroy(): void {
+    this.ctx.shuttingDown = true;
     this.pass = null;
     this.encoder = null;
     this.storage.trim();
@@ -208,7 +209,6 @@ export async function init(options: InitOptions = {}): Promise<AdapterReport> {
 
 export function engine(): Engine {
   if (!current) throw new Error('wgtrain is not initialised: call `await init()` first.');
-  current.checkAlive();
   return current;
 }
 

@@ -7,6 +7,7 @@
  */
 import { engine } from './engine.js';
 import { track, type Disposable } from './scope.js';
+import type { BufferPool } from './pool.js';
 import { isGradEnabled, Node, runBackward, type BackwardOptions } from './autograd.js';
 import * as F from '../nn/functional/index.js';
 
@@ -22,9 +23,11 @@ class Storage {
     readonly buffer: GPUBuffer,
     /** Bytes in use (the pooled buffer may be larger). */
     readonly bytes: number,
+    /** The pool (hence the device) the buffer came from. */
+    readonly pool: BufferPool,
   ) {}
   release(): void {
-    if (--this.refs === 0) engine().storage.release(this.buffer);
+    if (--this.refs === 0) this.pool.release(this.buffer);
   }
 }
 
@@ -74,7 +77,8 @@ export class Tensor implements Disposable {
   static empty(shape: Shape, dtype: DType = 'f32'): Tensor {
     checkShape(shape);
     const bytes = Math.max(shapeSize(shape), 1) * BYTES_PER_ELEMENT;
-    return new Tensor(new Storage(engine().storage.acquire(bytes), bytes), shape, dtype);
+    const pool = engine().storage;
+    return new Tensor(new Storage(pool.acquire(bytes), bytes, pool), shape, dtype);
   }
 
   get rank(): number {
@@ -103,6 +107,9 @@ export class Tensor implements Disposable {
   buffer(op = 'this operation'): GPUBuffer {
     if (!this._storage) {
       throw new Error(`${op}: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
+    }
+    if (this._storage.pool !== engine().storage) {
+      throw new Error(`${op}: tensor #${this.id} (shape [${this.shape}]) belongs to a device that was shut down or lost; recreate it after init()`);
     }
     return this._storage.buffer;
   }

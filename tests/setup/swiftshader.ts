@@ -7,3 +7,6 @@ const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(swiftshader)) {
   process.env.VK_ICD_FILENAMES = swiftshader;
 }
+
+// Dawn's Vulkan loader complains on every adapter request when this is unset (CI, root shells).
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
