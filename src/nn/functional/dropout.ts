@@ -1,5 +1,26 @@
-/** Fused dropout (shaders/dropout.wgsl): Philox mask drawn on the GPU and scaling in one pass. */
+/**
+ * Fused dropout (shaders/dropout.wgsl): Philox mask drawn on the GPU and scaling in one pass.
+ *
+ * The mask is counter-based: element i of a call with (seed, offset) is kept when word i % 4 of
+ * Philox4x32-10(counter = (floor(i / 4), offset_lo, offset_hi, 0), key = (seed_lo, seed_hi)) is
+ * >= threshold, threshold = min(round(p * 2^32), 2^32 - 1). Nothing is drawn on the CPU, the mask
+ * does not depend on how the work is split, and backward regenerates it from (seed, offset) instead
+ * of saving it (see the shader's header for why). Kept values are x * f32(1 / (1 - p)).
+ *
+ * Seeds. With an explicit `seed` the call is fully deterministic (`offset` defaults to 0; distinct
+ * offsets give independent masks under one seed). Without one, the call draws from a default
+ * generator: seed `DEFAULT_DROPOUT_SEED` (or the one given to `seedDropout`) and offset = the
+ * number of masks drawn so far, which then advances, so two unseeded calls differ and the k-th
+ * unseeded call equals `dropout(x, p, { seed, offset: k })`.
+ */
+import dropoutSrc from '../../../shaders/dropout.wgsl';
+import { engine } from '../../runtime/engine.js';
+import { defineKernel } from '../../runtime/kernel.js';
+import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
+import { assertFloat, assertLive, grid1d, Params } from './util.js';
+
+const DROPOUT = defineKernel('dropout', dropoutSrc);
 
 export interface DropoutOptions {
   /** Philox key. */
@@ -10,4 +31,111 @@ export interface DropoutOptions {
   training?: boolean;
 }
 
-export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor { throw new Error('dropout: not implemented yet'); }
+/** Elements handled by one thread (one Philox call yields four 32-bit words). */
+const ELEMENTS_PER_THREAD = 4;
+const TWO_32 = 2 ** 32;
+
+/** Seed of the default generator used by calls that give no seed. */
+export const DEFAULT_DROPOUT_SEED = 0x5eed_d20f;
+
+let generatorSeed = DEFAULT_DROPOUT_SEED;
+let masksDrawn = 0;
+
+/**
+ * Reseeds the default generator (for calls without a seed) and restarts its offset at 0, so a
+ * training run without explicit seeds can be reproduced.
+ */
+export function seedDropout(seed: number): void {
+  checkWord('seedDropout', 'seed', seed);
+  generatorSeed = seed;
+  masksDrawn = 0;
+}
+
+/** Masks the default generator has drawn since start or `seedDropout`: the offset of the next unseeded call. */
+export function dropoutDrawCount(): number {
+  return masksDrawn;
+}
+
+/** Seeds and offsets are non-negative safe integers, split into two u32 words for the shader. */
+function checkWord(op: string, name: string, v: unknown): asserts v is number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describe(v)}`);
+  }
+}
+
+function describe(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+const lo32 = (v: number) => v % TWO_32;
+const hi32 = (v: number) => Math.floor(v / TWO_32);
+
+/**
+ * The keep rule's threshold: keep when the 32-bit word is >= it. round(p * 2^32) is exact in float64
+ * (a power-of-two scaling) and rounds half up; a p within 2^-33 of 1 would give 2^32, which does not
+ * fit a u32, so it is clamped (P(keep) = 2^-32 there instead of 0).
+ */
+function dropoutThreshold(p: number): number {
+  return Math.min(Math.round(p * TWO_32), TWO_32 - 1);
+}
+
+interface MaskKey {
+  seed: number;
+  offset: number;
+  threshold: number;
+  scale: number;
+}
+
+/** y = x * mask * scale; used for the forward (on x) and the backward (on the output gradient). */
+function runDropout(x: Tensor, m: MaskKey): Tensor {
+  const out = Tensor.empty(x.shape);
+  const uniforms = new Params()
+    .u32(x.size).u32(m.threshold).f32(m.scale).u32(0)
+    .u32(lo32(m.seed)).u32(hi32(m.seed)).u32(lo32(m.offset)).u32(hi32(m.offset))
+    .bytes();
+  engine().dispatch({
+    kernel: DROPOUT,
+    buffers: [x.buffer('dropout'), out.buffer('dropout')],
+    uniforms,
+    workgroups: grid1d(Math.ceil(x.size / ELEMENTS_PER_THREAD)),
+  });
+  return out;
+}
+
+/** A new handle on x's storage whose gradient passes straight through (p = 0, eval mode). */
+function identity(x: Tensor): Tensor {
+  return record('dropout', [x], x.view(x.shape), (g) => [g.view(g.shape)]);
+}
+
+/**
+ * Zeroes each element with probability p and scales the rest by 1 / (1 - p) (inverted dropout), so
+ * the expectation is unchanged and evaluation needs no rescaling. `training: false` and p = 0 return
+ * x unchanged (a view sharing its storage, with gradient passing through).
+ */
+export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
+  if (!(x instanceof Tensor)) throw new Error(`dropout: x must be a Tensor, got ${describe(x)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${describe(p)}`);
+  assertLive('dropout', x);
+  assertFloat('dropout', x);
+  const { seed, offset, training = true } = options;
+  if (typeof training !== 'boolean') throw new Error(`dropout: training must be true or false, got ${describe(training)}`);
+  if (seed !== undefined) checkWord('dropout', 'seed', seed);
+  if (offset !== undefined) {
+    if (seed === undefined) {
+      throw new Error('dropout: an offset needs an explicit seed (without a seed the default generator chooses the offset)');
+    }
+    checkWord('dropout', 'offset', offset);
+  }
+  if (!training || p === 0) return identity(x);
+
+  let key: MaskKey;
+  if (seed === undefined) {
+    key = { seed: generatorSeed, offset: masksDrawn, threshold: dropoutThreshold(p), scale: 1 / (1 - p) };
+    masksDrawn++;
+  } else {
+    key = { seed, offset: offset ?? 0, threshold: dropoutThreshold(p), scale: 1 / (1 - p) };
+  }
+  const y = runDropout(x, key);
+  // Nothing is saved: the backward regenerates the same mask from the key.
+  return record('dropout', [x], y, (g) => [runDropout(g, key)]);
+}
