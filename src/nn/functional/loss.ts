@@ -1,9 +1,104 @@
-/** cross_entropy on logits with integer labels and label smoothing (shaders/cross_entropy.wgsl). */
+/**
+ * cross_entropy on logits with integer labels and label smoothing (shaders/cross_entropy.wgsl).
+ *
+ * Forward and backward are fused kernels: the forward pass never materialises log_softmax, and the
+ * backward pass recomputes softmax from the per-row (max, log-sum) it saved.
+ */
+import crossEntropySrc from '../../../shaders/cross_entropy.wgsl';
+import { engine } from '../../runtime/engine.js';
+import { defineKernel } from '../../runtime/kernel.js';
+import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
+import { assertFloat, assertLive, grid1d, Params } from './util.js';
+import { rowGrid, rowWorkgroupSize } from './rows.js';
+
+const CROSS_ENTROPY = defineKernel('cross_entropy', crossEntropySrc);
 
 export interface CrossEntropyOptions {
+  /** ε in [0, 1]: the target puts 1 - ε on the label and ε/C on every class (default 0). */
   labelSmoothing?: number;
+  /** 'mean' (default) over rows, 'sum', or 'none' for the per-row losses, shape [N]. */
   reduction?: 'mean' | 'sum' | 'none';
 }
 
-export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor { throw new Error('crossEntropy: not implemented yet'); }
+const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+type Reduction = (typeof REDUCTIONS)[number];
+
+interface Stage {
+  FORWARD?: boolean;
+  REDUCE?: boolean;
+  BACKWARD?: boolean;
+}
+
+/** `wg` sizes the FORWARD stage's row workgroup; the other stages have fixed sizes and ignore it. */
+function dispatchStage(stage: Stage, wg: number, reductionNone: boolean, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
+  engine().dispatch({
+    kernel: CROSS_ENTROPY,
+    defines: { FORWARD: false, REDUCE: false, BACKWARD: false, ...stage, WG: wg, REDUCTION_NONE: reductionNone },
+    buffers,
+    uniforms,
+    workgroups,
+  });
+}
+
+function checkArguments(logits: Tensor, labels: Tensor, options: CrossEntropyOptions): { smoothing: number; reduction: Reduction } {
+  const op = 'crossEntropy';
+  if (!(logits instanceof Tensor) || !(labels instanceof Tensor)) throw new Error(`${op}: logits and labels must be Tensors`);
+  assertLive(op, logits, labels);
+  assertFloat(op, logits);
+  if (logits.rank !== 2) throw new Error(`${op}: logits must be 2-D [N, C], got shape [${logits.shape}]`);
+  if (labels.dtype === 'f32') throw new Error(`${op}: labels must be i32 or u32 class indices, got f32`);
+  const [n, c] = logits.shape;
+  if (labels.rank !== 1 || labels.shape[0] !== n) {
+    throw new Error(`${op}: labels must have shape [${n}] to match logits of shape [${logits.shape}], got labels of shape [${labels.shape}]`);
+  }
+  if (c === 0) throw new Error(`${op}: logits have no classes (shape [${logits.shape}])`);
+  const smoothing = options.labelSmoothing ?? 0;
+  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing <= 1)) {
+    throw new Error(`${op}: labelSmoothing must be a number in [0, 1], got ${smoothing}`);
+  }
+  const reduction = options.reduction ?? 'mean';
+  if (!REDUCTIONS.includes(reduction)) {
+    throw new Error(`${op}: unknown reduction '${reduction}' (expected 'mean', 'sum' or 'none')`);
+  }
+  return { smoothing, reduction };
+}
+
+/**
+ * PyTorch's cross_entropy: logits [N, C] (f32), labels [N] of i32 or u32 class indices.
+ * Returns a scalar (shape []) for 'mean' and 'sum', the per-row losses [N] for 'none'.
+ *
+ * Labels are not checked on the host (that would need a readback): a label outside [0, C) makes
+ * that row's loss NaN (and so a 'mean' or 'sum' NaN), and its gradient row NaN. There is no
+ * ignore_index; PyTorch's -100 is out of range here like any other negative label.
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const { smoothing, reduction } = checkArguments(logits, labels, options);
+  const op = 'crossEntropy';
+  const [n, c] = logits.shape;
+  // Scale of the reduction: the gradient of 'mean' is g / N per row. N = 0 gives NaN, as PyTorch.
+  const scale = reduction === 'mean' ? (n > 0 ? 1 / n : NaN) : 1;
+  const uniforms = new Params().u32(n).u32(c).f32(smoothing).f32(scale).bytes();
+
+  const rowLoss = Tensor.empty([n]);
+  const stats = Tensor.empty([n, 2]);
+  dispatchStage({ FORWARD: true }, rowWorkgroupSize(c), false, uniforms,
+    [logits.buffer(op), labels.buffer(op), rowLoss.buffer(op), stats.buffer(op)], rowGrid(n));
+
+  let out = rowLoss;
+  if (reduction !== 'none') {
+    out = Tensor.empty([]);
+    dispatchStage({ REDUCE: true }, 1, false, uniforms, [rowLoss.buffer(op), out.buffer(op)], [1, 1, 1]);
+    rowLoss.dispose();
+  }
+
+  const result = record(op, [logits, labels], out, (g, [savedLogits, savedLabels, savedStats]) => {
+    const dlogits = Tensor.empty(savedLogits.shape);
+    dispatchStage({ BACKWARD: true }, 1, reduction === 'none', uniforms,
+      [savedLogits.buffer(op), savedLabels.buffer(op), savedStats.buffer(op), g.buffer(op), dlogits.buffer(op)],
+      grid1d(dlogits.size));
+    return [dlogits, null];
+  }, [logits, labels, stats]);
+  stats.dispose(); // the graph holds its own handle when it needs one
+  return result;
+}

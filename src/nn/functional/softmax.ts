@@ -1,5 +1,65 @@
-/** softmax / log_softmax along an axis (shaders/softmax.wgsl), numerically stable. */
-import { Tensor } from '../../runtime/tensor.js';
+/**
+ * softmax / log_softmax along an axis (shaders/softmax.wgsl), numerically stable.
+ *
+ * The tensor is viewed as [outer, len, inner] around the axis, so any axis (negative allowed) is
+ * handled in place by strided addressing; one workgroup reduces one row.
+ */
+import softmaxSrc from '../../../shaders/softmax.wgsl';
+import { engine } from '../../runtime/engine.js';
+import { defineKernel } from '../../runtime/kernel.js';
+import { record } from '../../runtime/autograd.js';
+import { Tensor, type Shape } from '../../runtime/tensor.js';
+import { assertFloat, assertLive, normAxis, Params } from './util.js';
+import { rowGrid, rowWorkgroupSize } from './rows.js';
 
-export function softmax(x: Tensor, axis = -1): Tensor { throw new Error('softmax: not implemented yet'); }
-export function logSoftmax(x: Tensor, axis = -1): Tensor { throw new Error('logSoftmax: not implemented yet'); }
+const SOFTMAX = defineKernel('softmax', softmaxSrc);
+
+interface RowLayout {
+  rows: number;
+  len: number;
+  inner: number;
+}
+
+function rowLayout(shape: Shape, axis: number): RowLayout {
+  if (shape.length === 0) return { rows: 1, len: 1, inner: 1 };
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i];
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+  return { rows: outer * inner, len: shape[axis], inner };
+}
+
+function runSoftmax(log: boolean, backward: boolean, inputs: Tensor[], layout: RowLayout, op: string): Tensor {
+  const out = Tensor.empty(inputs[0].shape);
+  if (out.size === 0) return out;
+  engine().dispatch({
+    kernel: SOFTMAX,
+    defines: { WG: rowWorkgroupSize(layout.len), LOG: log, BACKWARD: backward },
+    buffers: [...inputs.map((t) => t.buffer(op)), out.buffer(op)],
+    uniforms: new Params().u32(layout.rows).u32(layout.len).u32(layout.inner).u32(0).bytes(),
+    workgroups: rowGrid(layout.rows),
+  });
+  return out;
+}
+
+function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Tensor {
+  if (!(x instanceof Tensor)) throw new Error(`${op}: expected a Tensor, got ${typeof x}`);
+  assertLive(op, x);
+  assertFloat(op, x);
+  // A scalar is one row of length 1; like PyTorch, axis 0 or -1 address it.
+  const layout = rowLayout(x.shape, normAxis(op, axis, Math.max(x.rank, 1)));
+  const log = op === 'logSoftmax';
+  const y = runSoftmax(log, false, [x], layout, op);
+  // Both backward rules need only the output, so x itself is not kept alive by the graph.
+  return record(op, [x], y, (g, [ySaved]) => [runSoftmax(log, true, [ySaved, g], layout, `${op} backward`)], [y]);
+}
+
+/** exp(x - max) / Σ exp(x - max) along `axis`. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return softmaxOp('softmax', x, axis);
+}
+
+/** x - max - log Σ exp(x - max) along `axis`: the log of softmax without its underflow. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return softmaxOp('logSoftmax', x, axis);
+}

@@ -1,0 +1,170 @@
+// Fused cross-entropy on logits [N, C] with integer class labels [N] and label smoothing eps,
+// following PyTorch: loss_n = -(1 - eps) * logp[n, y_n] - (eps / C) * sum_c logp[n, c],
+// with logp = log_softmax(logits) along the classes.
+//
+// Three stages, one per define:
+//   FORWARD   one workgroup per row: per-row loss, plus the row's max m and log(sum exp(x - m))
+//             saved for backward (kept apart rather than added, so large logits keep their precision).
+//   REDUCE    one workgroup, deterministic: out = scale * sum_n loss_n (scale 1/N for 'mean', 1 for 'sum').
+//   BACKWARD  one thread per logit: dlogits = (softmax - q) * g_n * scale with
+//             q = (1 - eps) * onehot(y) + eps / C; g_n = g[n] for reduction 'none', g[0] otherwise.
+//
+// Labels are read as i32 whether the tensor is i32 or u32 (a u32 label of 2^31 or more reads as a
+// negative number, which is out of range either way). A row whose label is outside [0, C) gets a
+// NaN loss and NaN gradients: the GPU cannot raise an error, and NaN makes the bad batch visible
+// instead of silently training on garbage.
+
+struct Params {
+  rows: u32,
+  classes: u32,
+  smoothing: f32,
+  scale: f32,
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+// NaN built from a runtime value: a constant NaN is a WGSL compile error.
+fn nan_f32() -> f32 {
+  return bitcast<f32>(0x7fc00000u | (params.rows & 0u));
+}
+
+fn label_is_valid(label: i32) -> bool {
+  return label >= 0 && u32(label) < params.classes;
+}
+
+#if ${FORWARD}
+
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+// Per row: (max, log of the sum of exp(x - max)).
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+
+const WG = ${WG}u;
+// Most negative finite f32, the identity of max (a constant -inf would not compile).
+const LOWEST = -3.4028234663852886e38;
+
+var<workgroup> red_max: array<f32, WG>;
+var<workgroup> red_sum: array<f32, WG>;
+var<workgroup> red_shifted: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) { return; }
+  let c = params.classes;
+  let base = row * c;
+  // The smoothing term needs sum_c x_c; summing x - x_0 instead keeps it small, so that it does
+  // not cancel catastrophically against the log-sum-exp when logits are large (about 1e3).
+  let ref_value = logits[base];
+
+  // Online log-sum-exp: running max m, running sum s of exp(x - m) rescaled when m grows.
+  var m = LOWEST;
+  var s = 0.0;
+  var shifted = 0.0;
+  for (var k = lid; k < c; k += WG) {
+    let v = logits[base + k];
+    shifted += v - ref_value;
+    if (v > m) {
+      s = s * exp(m - v) + 1.0;
+      m = v;
+    } else {
+      s += exp(v - m);
+    }
+  }
+  red_max[lid] = m;
+  red_sum[lid] = s;
+  red_shifted[lid] = shifted;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h / 2u) {
+    if (lid < h) {
+      let m1 = red_max[lid];
+      let m2 = red_max[lid + h];
+      let mm = max(m1, m2);
+      red_sum[lid] = red_sum[lid] * exp(m1 - mm) + red_sum[lid + h] * exp(m2 - mm);
+      red_max[lid] = mm;
+      red_shifted[lid] += red_shifted[lid + h];
+    }
+    workgroupBarrier();
+  }
+
+  if (lid == 0u) {
+    let row_max = red_max[0];
+    let log_sum = log(red_sum[0]);
+    stats[2u * row] = row_max;
+    stats[2u * row + 1u] = log_sum;
+    let label = labels[row];
+    if (!label_is_valid(label)) {
+      loss[row] = nan_f32();
+      return;
+    }
+    let eps = params.smoothing;
+    let x_label = logits[base + u32(label)];
+    // -logp[y] = (m - x_y) + log_sum, and -(1/C) sum_c logp[c] = (m - x_0) + log_sum - shifted / C,
+    // each written with differences of nearby values.
+    let nll = (row_max - x_label) + log_sum;
+    let uniform_nll = (row_max - ref_value) + log_sum - red_shifted[0] / f32(c);
+    loss[row] = (1.0 - eps) * nll + eps * uniform_nll;
+  }
+}
+
+#elif ${REDUCE}
+
+@group(0) @binding(1) var<storage, read> loss: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+const WG = 256u;
+var<workgroup> red: array<f32, WG>;
+
+// A single workgroup sums all rows in a fixed order, so the result is bit-for-bit reproducible.
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var i = lid; i < params.rows; i += WG) {
+    acc += loss[i];
+  }
+  red[lid] = acc;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h / 2u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    out[0] = red[0] * params.scale;
+  }
+}
+
+#elif ${BACKWARD}
+
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
+
+const WG = 256u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let c = params.classes;
+  if (i >= params.rows * c) { return; }
+  let row = i / c;
+  let k = i - row * c;
+  let label = labels[row];
+  if (!label_is_valid(label)) {
+    dlogits[i] = nan_f32();
+    return;
+  }
+  let eps = params.smoothing;
+  let p = exp((logits[i] - stats[2u * row]) - stats[2u * row + 1u]);
+  let q = select(0.0, 1.0 - eps, u32(label) == k) + eps / f32(c);
+#if ${REDUCTION_NONE}
+  let scale = g[row];
+#else
+  let scale = g[0] * params.scale;
+#endif
+  dlogits[i] = (p - q) * scale;
+}
+
+#endif

@@ -1,0 +1,137 @@
+// softmax / log_softmax along one axis of a contiguous f32 tensor, forward and backward.
+//
+// The tensor is seen as [outer, len, inner]: the reduced axis has length `len` and stride `inner`,
+// so row r (of outer * inner rows) starts at (r / inner) * len * inner + r % inner and its k-th
+// element sits at base + k * inner. No transpose is needed for a non-last axis.
+//
+// One workgroup of WG threads per row (rows spill into the grid's y dimension past 65535). Each
+// thread walks the row with stride WG, then the workgroup combines the per-thread partials with a
+// tree reduction in workgroup memory.
+//
+// forward:  m = max_k x_k, s = sum_k exp(x_k - m) (one pass, "online": the running sum is
+//           rescaled whenever the running max grows), then y = exp(x - m) / s, or for LOG
+//           y = x - m - log(s). Subtracting the max keeps exp from overflowing for large logits.
+// backward: softmax      dx = y * (dy - sum_k dy_k * y_k)
+//           log_softmax  dx = dy - exp(y) * sum_k dy_k
+//           (y is the saved forward output).
+
+struct Params {
+  rows: u32,
+  len: u32,
+  inner: u32,
+  _pad: u32,
+};
+
+const WG = ${WG}u;
+// Most negative finite f32: the identity of max without writing -inf (a constant inf is a
+// compile error in WGSL).
+const LOWEST = -3.4028234663852886e38;
+
+@group(0) @binding(0) var<uniform> params: Params;
+#if ${BACKWARD}
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+#else
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+#endif
+
+var<workgroup> red_a: array<f32, WG>;
+var<workgroup> red_b: array<f32, WG>;
+
+fn row_base(row: u32) -> u32 {
+  let o = row / params.inner;
+  let i = row - o * params.inner;
+  return o * params.len * params.inner + i;
+}
+
+#if ${BACKWARD}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) { return; }
+  let base = row_base(row);
+  let stride = params.inner;
+
+  var acc = 0.0;
+  for (var k = lid; k < params.len; k += WG) {
+    let j = base + k * stride;
+#if ${LOG}
+    acc += dy[j];
+#else
+    acc += dy[j] * y[j];
+#endif
+  }
+  red_a[lid] = acc;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { red_a[lid] += red_a[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = red_a[0];
+
+  for (var k = lid; k < params.len; k += WG) {
+    let j = base + k * stride;
+#if ${LOG}
+    dx[j] = dy[j] - exp(y[j]) * total;
+#else
+    dx[j] = y[j] * (dy[j] - total);
+#endif
+  }
+}
+
+#else
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) { return; }
+  let base = row_base(row);
+  let stride = params.inner;
+
+  // Per-thread running max m and sum s of exp(x - m).
+  var m = LOWEST;
+  var s = 0.0;
+  for (var k = lid; k < params.len; k += WG) {
+    let v = x[base + k * stride];
+    if (v > m) {
+      s = s * exp(m - v) + 1.0;
+      m = v;
+    } else {
+      s += exp(v - m);
+    }
+  }
+  red_a[lid] = m;
+  red_b[lid] = s;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h / 2u) {
+    if (lid < h) {
+      let m1 = red_a[lid];
+      let m2 = red_a[lid + h];
+      let mm = max(m1, m2);
+      red_b[lid] = red_b[lid] * exp(m1 - mm) + red_b[lid + h] * exp(m2 - mm);
+      red_a[lid] = mm;
+    }
+    workgroupBarrier();
+  }
+  let row_max = red_a[0];
+  let row_sum = red_b[0];
+
+#if ${LOG}
+  let shift = row_max + log(row_sum);
+  for (var k = lid; k < params.len; k += WG) {
+    let j = base + k * stride;
+    y[j] = x[j] - shift;
+  }
+#else
+  let inv = 1.0 / row_sum;
+  for (var k = lid; k < params.len; k += WG) {
+    let j = base + k * stride;
+    y[j] = exp(x[j] - row_max) * inv;
+  }
+#endif
+}
+
+#endif
