@@ -1,0 +1,385 @@
+// Matrix multiplication and the two small kernels its backward pass needs. One MODE_* define picks
+// the entry point's bindings:
+//
+//   MODE_MATMUL      main: C[z] = act(sum_r opA(A[z, r]) @ opB(B[z, r]) + bias)
+//   MODE_ACT_GRAD    activation_grad: dz = dy * act'(s), s the saved pre-activation (or, for relu,
+//                    the output: relu'(z) = [y > 0] too)
+//   MODE_COLUMN_SUM  column_sum: partial column sums of a row-major [rows, cols] matrix (bias grad)
+//
+// Matmul layout. opA is [M, K]: A is stored row-major [M, K], or [K, M] with TRANS_A. opB is [K, N]:
+// B is stored [K, N], or [N, K] with TRANS_B. Backward passes use the transposed variants instead
+// of materialising a transpose. C is a fresh contiguous [batch, M, N].
+//
+// Batches. workgroup_id.z (plus batch_offset, for batch counts over the 65535 dispatch limit) is the
+// flat index over the output's batch dimensions ("outer" dims); A's and B's batch offsets come from
+// per-dimension strides, 0 where an operand is broadcast. "Reduce" dims are batch dimensions the
+// output does not have: the kernel sums over them as if they extended K. Forward matmul has none;
+// the gradient of a broadcast operand (dB for [2,3,5,6] @ [6,4]) sums over them in the same pass.
+//
+// Tiling. A workgroup of (TILE_N / 4) x (TILE_M / 4) threads computes a TILE_M x TILE_N block of C;
+// each thread owns a 4 x 4 register block (rows ty*4.., columns tx*4..). Per step of TILE_K, the
+// workgroup stages opA's tile in As as [k][m] and opB's in Bs as [k][n] (both vec4 along m / n),
+// so the inner loop is two vec4 loads from shared memory and sixteen FMAs, an outer product.
+// Global loads go along each operand's contiguous dimension, four elements per thread-load; with
+// A_VEC4 / B_VEC4 (contiguous dimension a multiple of 4) they are single vec4 loads. Edge tiles load
+// zeros past M, N, K, so any size works; stores are bounds-checked. C_VEC4 (N a multiple of 4)
+// stores vec4 rows.
+//
+// Epilogue (linear): HAS_BIAS adds bias[n]; ACT_* applies the activation; SAVE_PREACT also writes
+// the pre-activation to a second output, bound right after the bias (PREACT_BINDING is 5 with a
+// bias, else 4).
+
+const TILE_M = ${TILE_M}u;
+const TILE_N = ${TILE_N}u;
+const TILE_K = ${TILE_K}u;
+const WG_X = TILE_N / 4u;
+const WG_Y = TILE_M / 4u;
+const THREADS = WG_X * WG_Y;
+// Tiles in vec4 units.
+const A_UNITS = TILE_M * TILE_K / 4u;
+const B_UNITS = TILE_N * TILE_K / 4u;
+const M4 = TILE_M / 4u;
+const N4 = TILE_N / 4u;
+const K4 = TILE_K / 4u;
+
+const SQRT_2_OVER_PI = 0.7978845608028654;
+const GELU_C = 0.044715;
+const INV_SQRT_2 = 0.7071067811865476;
+const INV_SQRT_2PI = 0.3989422804014327;
+
+// Activations, componentwise on vec4. gelu is the exact (erf) form, gelu_tanh the approximation;
+// both match the elementwise ops in unary.wgsl.
+fn safe_tanh(v: vec4f) -> vec4f {
+  return tanh(clamp(v, vec4f(-15.0), vec4f(15.0)));
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7); WGSL has no erf.
+fn erf_approx(v: vec4f) -> vec4f {
+  let a = abs(v);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  let r = 1.0 - p * exp(-a * a);
+  return select(r, -r, v < vec4f(0.0));
+}
+
+fn activate(z: vec4f) -> vec4f {
+#if ${ACT_RELU}
+  return max(z, vec4f(0.0));
+#elif ${ACT_GELU}
+  return 0.5 * z * (1.0 + erf_approx(z * INV_SQRT_2));
+#elif ${ACT_GELU_TANH}
+  return 0.5 * z * (1.0 + safe_tanh(SQRT_2_OVER_PI * (z + GELU_C * z * z * z)));
+#else
+  return z;
+#endif
+}
+
+fn activation_derivative(s: vec4f) -> vec4f {
+#if ${ACT_RELU}
+  return select(vec4f(0.0), vec4f(1.0), s > vec4f(0.0));
+#elif ${ACT_GELU}
+  return 0.5 * (1.0 + erf_approx(s * INV_SQRT_2)) + s * INV_SQRT_2PI * exp(-0.5 * s * s);
+#elif ${ACT_GELU_TANH}
+  let t = safe_tanh(SQRT_2_OVER_PI * (s + GELU_C * s * s * s));
+  return 0.5 * (1.0 + t) + 0.5 * s * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * s * s);
+#else
+  return vec4f(1.0);
+#endif
+}
+
+#if ${MODE_MATMUL}
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  outer_rank: u32,
+  reduce_rank: u32,
+  // Product of reduce_shape (1 when there are no reduce dims).
+  reduce_count: u32,
+  // Added to workgroup_id.z / .y / .x when one dispatch cannot cover every batch / tile.
+  batch_offset: u32,
+  row_tile_offset: u32,
+  col_tile_offset: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+  outer_shape: array<vec4u, 2>,
+  outer_a_strides: array<vec4u, 2>,
+  outer_b_strides: array<vec4u, 2>,
+  reduce_shape: array<vec4u, 2>,
+  reduce_a_strides: array<vec4u, 2>,
+  reduce_b_strides: array<vec4u, 2>,
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+#if ${A_VEC4}
+@group(0) @binding(1) var<storage, read> a: array<vec4f>;
+#else
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+#endif
+#if ${B_VEC4}
+@group(0) @binding(2) var<storage, read> b: array<vec4f>;
+#else
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+#endif
+#if ${C_VEC4}
+@group(0) @binding(3) var<storage, read_write> c: array<vec4f>;
+#else
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+#endif
+#if ${HAS_BIAS}
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+#endif
+#if ${SAVE_PREACT}
+// The pre-activation z = A @ B + bias, written beside the output for the activation's backward.
+#if ${C_VEC4}
+@group(0) @binding(${PREACT_BINDING}) var<storage, read_write> preact: array<vec4f>;
+#else
+@group(0) @binding(${PREACT_BINDING}) var<storage, read_write> preact: array<f32>;
+#endif
+#endif
+
+var<workgroup> As: array<vec4f, A_UNITS>;
+var<workgroup> Bs: array<vec4f, B_UNITS>;
+
+// Four consecutive elements of a row-major [rows, cols] matrix at element offset `base`, starting at
+// (row, col) and running along the contiguous dimension; zeros past the edges.
+fn load_a(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
+  if (row >= rows || col >= cols) { return vec4f(0.0); }
+#if ${A_VEC4}
+  // cols and base are multiples of 4, and so is col: the vec4 is wholly inside the row.
+  return a[(base + row * cols + col) / 4u];
+#else
+  let i = base + row * cols + col;
+  var v = vec4f(a[i], 0.0, 0.0, 0.0);
+  if (col + 1u < cols) { v.y = a[i + 1u]; }
+  if (col + 2u < cols) { v.z = a[i + 2u]; }
+  if (col + 3u < cols) { v.w = a[i + 3u]; }
+  return v;
+#endif
+}
+
+fn load_b(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
+  if (row >= rows || col >= cols) { return vec4f(0.0); }
+#if ${B_VEC4}
+  return b[(base + row * cols + col) / 4u];
+#else
+  let i = base + row * cols + col;
+  var v = vec4f(b[i], 0.0, 0.0, 0.0);
+  if (col + 1u < cols) { v.y = b[i + 1u]; }
+  if (col + 2u < cols) { v.z = b[i + 2u]; }
+  if (col + 3u < cols) { v.w = b[i + 3u]; }
+  return v;
+#endif
+}
+
+// Stages opA[m0.., k0..] into As[k][m] and opB[k0.., n0..] into Bs[k][n].
+fn load_tiles(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  for (var l = 0u; l < A_UNITS; l += THREADS) {
+    let u = l + tid;
+    if (u < A_UNITS) {
+#if ${TRANS_A}
+      // A stored [K, M]: the tile's rows are k, contiguous along m, the same layout as As.
+      let kk = u / M4;
+      let mq = (u % M4) * 4u;
+      As[kk * M4 + mq / 4u] = load_a(a_base, k0 + kk, m0 + mq, K, M);
+#else
+      // A stored [M, K]: read four k's of one row, scatter them into four rows of As.
+      let row = u / K4;
+      let kq = (u % K4) * 4u;
+      let v = load_a(a_base, m0 + row, k0 + kq, M, K);
+      let slot = row / 4u;
+      let lane = row % 4u;
+      As[(kq + 0u) * M4 + slot][lane] = v.x;
+      As[(kq + 1u) * M4 + slot][lane] = v.y;
+      As[(kq + 2u) * M4 + slot][lane] = v.z;
+      As[(kq + 3u) * M4 + slot][lane] = v.w;
+#endif
+    }
+  }
+  for (var l = 0u; l < B_UNITS; l += THREADS) {
+    let u = l + tid;
+    if (u < B_UNITS) {
+#if ${TRANS_B}
+      // B stored [N, K]: read four k's of one column of opB, scatter them into four rows of Bs.
+      let col = u / K4;
+      let kq = (u % K4) * 4u;
+      let v = load_b(b_base, n0 + col, k0 + kq, N, K);
+      let slot = col / 4u;
+      let lane = col % 4u;
+      Bs[(kq + 0u) * N4 + slot][lane] = v.x;
+      Bs[(kq + 1u) * N4 + slot][lane] = v.y;
+      Bs[(kq + 2u) * N4 + slot][lane] = v.z;
+      Bs[(kq + 3u) * N4 + slot][lane] = v.w;
+#else
+      let kk = u / N4;
+      let nq = (u % N4) * 4u;
+      Bs[kk * N4 + nq / 4u] = load_b(b_base, k0 + kk, n0 + nq, K, N);
+#endif
+    }
+  }
+}
+
+// Bias, activation and the bounds-checked store of one 4-wide row piece of the output block.
+fn store_row(row: u32, col: u32, c_base: u32, acc: vec4f) {
+  let N = params.N;
+  if (row >= params.M || col >= N) { return; }
+  var z = acc;
+#if ${HAS_BIAS}
+  z.x += bias[col];
+  if (col + 1u < N) { z.y += bias[col + 1u]; }
+  if (col + 2u < N) { z.z += bias[col + 2u]; }
+  if (col + 3u < N) { z.w += bias[col + 3u]; }
+#endif
+  let y = activate(z);
+  let i = c_base + row * N + col;
+#if ${C_VEC4}
+  c[i / 4u] = y;
+#if ${SAVE_PREACT}
+  preact[i / 4u] = z;
+#endif
+#else
+  c[i] = y.x;
+  if (col + 1u < N) { c[i + 1u] = y.y; }
+  if (col + 2u < N) { c[i + 2u] = y.z; }
+  if (col + 3u < N) { c[i + 3u] = y.w; }
+#if ${SAVE_PREACT}
+  preact[i] = z.x;
+  if (col + 1u < N) { preact[i + 1u] = z.y; }
+  if (col + 2u < N) { preact[i + 2u] = z.z; }
+  if (col + 3u < N) { preact[i + 3u] = z.w; }
+#endif
+#endif
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * WG_X + tx;
+  let m0 = (wid.y + params.row_tile_offset) * TILE_M;
+  let n0 = (wid.x + params.col_tile_offset) * TILE_N;
+  let batch = wid.z + params.batch_offset;
+
+  // Element offsets of this output batch in A and B.
+  var a_outer = 0u;
+  var b_outer = 0u;
+  var rem = batch;
+  for (var d = i32(params.outer_rank) - 1; d >= 0; d--) {
+    let q = u32(d) / 4u;
+    let r = u32(d) % 4u;
+    let size = params.outer_shape[q][r];
+    let idx = rem % size;
+    rem = rem / size;
+    a_outer += idx * params.outer_a_strides[q][r];
+    b_outer += idx * params.outer_b_strides[q][r];
+  }
+
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+
+  for (var red = 0u; red < params.reduce_count; red++) {
+    var a_base = a_outer;
+    var b_base = b_outer;
+    var rrem = red;
+    for (var d = i32(params.reduce_rank) - 1; d >= 0; d--) {
+      let q = u32(d) / 4u;
+      let r = u32(d) % 4u;
+      let size = params.reduce_shape[q][r];
+      let idx = rrem % size;
+      rrem = rrem / size;
+      a_base += idx * params.reduce_a_strides[q][r];
+      b_base += idx * params.reduce_b_strides[q][r];
+    }
+    for (var k0 = 0u; k0 < params.K; k0 += TILE_K) {
+      load_tiles(tid, a_base, b_base, m0, n0, k0);
+      workgroupBarrier();
+      for (var kk = 0u; kk < TILE_K; kk++) {
+        let av = As[kk * M4 + ty];
+        let bv = Bs[kk * N4 + tx];
+        acc0 += av.x * bv;
+        acc1 += av.y * bv;
+        acc2 += av.z * bv;
+        acc3 += av.w * bv;
+      }
+      workgroupBarrier();
+    }
+  }
+
+  let c_base = batch * params.M * params.N;
+  let row = m0 + ty * 4u;
+  let col = n0 + tx * 4u;
+  store_row(row, col, c_base, acc0);
+  store_row(row + 1u, col, c_base, acc1);
+  store_row(row + 2u, col, c_base, acc2);
+  store_row(row + 3u, col, c_base, acc3);
+}
+
+#elif ${MODE_ACT_GRAD}
+
+struct Params {
+  n: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> saved: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
+
+const WG = 256u;
+
+@compute @workgroup_size(WG)
+fn activation_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n) { return; }
+  dz[i] = dy[i] * activation_derivative(vec4f(saved[i])).x;
+}
+
+#elif ${MODE_COLUMN_SUM}
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  // Rows summed by one workgroup row (workgroup_id.y); the output holds one partial row per chunk.
+  chunk: u32,
+  _pad0: u32,
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+const CS_COLS = 64u;
+const CS_LANES = 4u;
+var<workgroup> partial: array<f32, 256>;
+
+// 64 columns per workgroup, 4 lanes per column striding over the chunk's rows (so a warp reads
+// contiguous row pieces), then the 4 lane sums are added in shared memory.
+@compute @workgroup_size(CS_COLS, CS_LANES)
+fn column_sum(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let col = wid.x * CS_COLS + lid.x;
+  let start = wid.y * params.chunk;
+  let end = min(params.rows, start + params.chunk);
+  var s = 0.0;
+  if (col < params.cols) {
+    for (var r = start + lid.y; r < end; r += CS_LANES) {
+      s += x[r * params.cols + col];
+    }
+  }
+  partial[lid.y * CS_COLS + lid.x] = s;
+  workgroupBarrier();
+  if (lid.y == 0u && col < params.cols) {
+    out[wid.y * params.cols + col] = (partial[lid.x] + partial[CS_COLS + lid.x]) + (partial[2u * CS_COLS + lid.x] + partial[3u * CS_COLS + lid.x]);
+  }
+}
+
+#endif
