@@ -143,9 +143,9 @@ describe('submission', () => {
     const r = arange(5);
     expect(r.dtype).toBe('i32');
     expect(Array.from(await r.toArray())).toEqual([0, 1, 2, 3, 4]);
-    const a = await randn([1000], { seed: 3 }).toArray();
-    const b = await randn([1000], { seed: 3 }).toArray();
-    const c = await randn([1000], { seed: 4 }).toArray();
+    const a = Array.from(await randn([1000], { seed: 3 }).toArray());
+    const b = Array.from(await randn([1000], { seed: 3 }).toArray());
+    const c = Array.from(await randn([1000], { seed: 4 }).toArray());
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     const mean = a.reduce((s, v) => s + v, 0) / a.length;

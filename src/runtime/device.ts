@@ -43,7 +43,8 @@ export interface DeviceContext {
   shuttingDown: boolean;
 }
 
-const DEFAULT_OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+// 'subgroups' is newer than some @webgpu/types versions, hence the cast.
+const DEFAULT_OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 

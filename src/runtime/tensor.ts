@@ -17,7 +17,7 @@ export type Shape = readonly number[];
 
 export const BYTES_PER_ELEMENT = 4;
 
-class Storage {
+export class Storage {
   refs = 1;
   constructor(
     readonly buffer: GPUBuffer,
@@ -201,6 +201,36 @@ export class Tensor implements Disposable {
     runBackward(this, opts, (shape) => F.full(shape, 1));
   }
 
+  /**
+   * Overwrites this tensor's data in place (no graph): from host data of the same size, or from a
+   * tensor of the same shape and dtype (a GPU copy ordered with the recorded work). Used to load
+   * checkpoints and by optimizers; not allowed on tensors that are part of a live graph.
+   */
+  assign(src: Tensor | Float32Array | Int32Array | Uint32Array): this {
+    const dst = this.buffer('assign');
+    if (this._gradFn) throw new Error(`assign: tensor #${this.id} is the output of '${this._gradFn.op}' in a graph; assign to a leaf or a detached tensor`);
+    if (src instanceof Tensor) {
+      if (src.dtype !== this.dtype || src.shape.join() !== this.shape.join()) {
+        throw new Error(`assign: source [${src.shape}] ${src.dtype} does not match destination [${this.shape}] ${this.dtype}`);
+      }
+      engine().copy(src.buffer('assign'), 0, dst, 0, this.size * BYTES_PER_ELEMENT);
+    } else {
+      if (src.length !== this.size) throw new Error(`assign: ${src.length} values for a tensor of shape [${this.shape}] (${this.size} elements)`);
+      const want = this.dtype === 'f32' ? Float32Array : this.dtype === 'i32' ? Int32Array : Uint32Array;
+      if (!(src instanceof want)) throw new Error(`assign: ${src.constructor.name} data for a ${this.dtype} tensor`);
+      engine().write(dst, src);
+    }
+    return this;
+  }
+
+  /** @internal Shares this tensor's storage with a new handle (Parameter adopts a tensor this way). */
+  shareStorage(): Storage {
+    const s = this._storage;
+    if (!s) this.buffer('shareStorage');
+    s!.refs++;
+    return s!;
+  }
+
   /** A tensor on the same storage that is cut out of the graph. */
   detach(): Tensor {
     return this.view(this.shape);
@@ -232,7 +262,7 @@ export class Tensor implements Disposable {
   sigmoid(): Tensor { return F.sigmoid(this); }
   maskedFill(mask: Tensor, value: number): Tensor { return F.maskedFill(this, mask, value); }
 
-  matmul(b: Tensor): Tensor { return F.matmul(this, b); }
+  matmul(b: Tensor, options?: F.MatmulOptions): Tensor { return F.matmul(this, b, options); }
 
   dropout(p: number, options?: F.DropoutOptions): Tensor { return F.dropout(this, p, options); }
 
