@@ -1,0 +1,396 @@
+/**
+ * The benchmark itself, shared by the browser page (bench/bench-page.ts) and the Node entry
+ * (bench/bench-node.ts): matmul GFLOP/s and dropout GB/s for wgtrain, each beside TensorFlow.js's
+ * WebGPU backend on the same adapter in the same run.
+ *
+ * Timing: each case is warmed up (pipelines compiled, buffers pooled), then a batch of `iters`
+ * calls is recorded and timed up to the GPU finishing it (`queue.onSubmittedWorkDone()` after the
+ * work is submitted), so the time includes the JavaScript that records the work and the GPU that
+ * runs it, as a training loop sees them. `iters` is chosen per case so that a batch lasts about
+ * `targetMs`; the reported time per call is the median over `repeats` batches, with wgtrain's and
+ * tfjs's batches interleaved so that drift (clocks, thermals) hits both alike.
+ */
+import * as wg from '../src/index.js';
+import type * as TF from '@tensorflow/tfjs-core';
+
+type Tf = typeof TF;
+
+export interface BenchOptions {
+  /** Square matmul sizes n ([n,n] x [n,n], f32). Default: by adapter (see defaultSizes). */
+  matmulSizes?: number[];
+  /** Dropout tensor sizes in elements. Default: by adapter. */
+  dropoutSizes?: number[];
+  /** Dropout rate. */
+  p?: number;
+  repeats?: number;
+  /** Wall time one timed batch aims for. */
+  targetMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface Timing {
+  /** Median time per call. */
+  ms: number;
+  /** Per-call times of each repeat. */
+  samples: number[];
+  iters: number;
+}
+
+export interface MatmulRow {
+  n: number;
+  flops: number;
+  wgtrain: Timing & { gflops: number };
+  tfjs: Timing & { gflops: number };
+  /** wgtrain GFLOP/s / tfjs GFLOP/s (> 1: wgtrain is faster). */
+  ratio: number;
+}
+
+export interface DropoutRow {
+  elements: number;
+  /** Bytes counted per call for every column: read x + write y, 8 bytes per element. */
+  bytes: number;
+  wgtrain: Timing & { gbps: number };
+  /** tf.dropout(x, p): tfjs-core draws the uniform noise on the CPU and uploads it, then 4 GPU ops. */
+  tfDropout: Timing & { gbps: number };
+  /** tf.mul(x, mask) with a mask made beforehand: tfjs's GPU-only lower bound for dropout. */
+  tfMaskMul: Timing & { gbps: number };
+  ratioVsTfDropout: number;
+  ratioVsTfMaskMul: number;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  software: boolean;
+}
+
+export interface BenchResults {
+  runtime: 'node' | 'browser';
+  date: string;
+  adapter: AdapterSummary;
+  /** What tfjs's backend reports for its own adapter (vendor and architecture only). */
+  tfjsAdapter: { vendor?: string; architecture?: string };
+  sameAdapter: boolean;
+  userAgent: string;
+  options: { repeats: number; targetMs: number; p: number };
+  checks: string[];
+  matmul: MatmulRow[];
+  dropout: DropoutRow[];
+}
+
+/** Sizes that fit the adapter: small on a software rasteriser, large (memory permitting) on a GPU. */
+export function defaultSizes(report: wg.AdapterReport): { matmul: number[]; dropout: number[] } {
+  if (report.software) return { matmul: [64, 128, 256], dropout: [1 << 18] };
+  const maxBinding = Math.min(report.limits.maxStorageBufferBindingSize ?? 0, report.limits.maxBufferSize ?? 0);
+  const matmul = [256, 512, 1024, 2048, 4096];
+  if (maxBinding >= 8192 * 8192 * 4) matmul.push(8192);
+  const dropout = [maxBinding >= (1 << 26) * 4 ? 1 << 26 : 1 << 24];
+  return { matmul, dropout };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+interface Case {
+  /** Records one call (and frees its output). */
+  run(): void;
+  /** Submits what was recorded and waits for the GPU to finish it. */
+  sync(): Promise<void>;
+}
+
+async function batch(c: Case, iters: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) c.run();
+  await c.sync();
+  return (performance.now() - t0) / iters;
+}
+
+/** Warms up, sizes each case's batch for `targetMs`, then interleaves `repeats` timed batches. */
+async function timeCases(cases: Case[], repeats: number, targetMs: number, maxIters = 200): Promise<Timing[]> {
+  const iters: number[] = [];
+  for (const c of cases) {
+    await batch(c, 1);
+    await batch(c, 1);
+    const once = await batch(c, 1);
+    iters.push(Math.max(1, Math.min(maxIters, Math.round(targetMs / Math.max(once, 1e-3)))));
+  }
+  const samples: number[][] = cases.map(() => []);
+  for (let r = 0; r < repeats; r++) {
+    for (let i = 0; i < cases.length; i++) samples[i].push(await batch(cases[i], iters[i]));
+  }
+  return cases.map((_, i) => ({ ms: median(samples[i]), samples: samples[i], iters: iters[i] }));
+}
+
+async function wgSync(): Promise<void> {
+  wg.flush();
+  await wg.engine().device.queue.onSubmittedWorkDone();
+}
+
+/**
+ * tfjs records dispatches into one open compute pass; end it and submit (the steps its own readback
+ * takes before copying, backend_webgpu.ts getBufferData), then wait for its device's queue.
+ */
+interface TfWebGPUBackend {
+  device: GPUDevice;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+function tfSync(tf: Tf): () => Promise<void> {
+  return async () => {
+    const backend = tf.backend() as unknown as TfWebGPUBackend;
+    backend.ensureCommandEncoderReady();
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+    await backend.device.queue.onSubmittedWorkDone();
+  };
+}
+
+/** Fixed pseudo-random f32 data (cheap LCG; the values do not affect the timings). */
+function hostData(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2147483648 - 1;
+  }
+  return out;
+}
+
+async function checkMatmulAgrees(tf: Tf, n: number): Promise<string> {
+  const aData = hostData(n * n, 1);
+  const bData = hostData(n * n, 2);
+  const a = wg.tensor(aData, [n, n]);
+  const b = wg.tensor(bData, [n, n]);
+  const y = wg.matmul(a, b);
+  const ours = await y.toArray();
+  [a, b, y].forEach((t) => t.dispose());
+  const theirs = tf.tidy(() => tf.matMul(tf.tensor2d(aData, [n, n]), tf.tensor2d(bData, [n, n])));
+  const ref = (await theirs.data()) as Float32Array;
+  theirs.dispose();
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+  }
+  const rel = maxDiff / maxRef;
+  if (!(rel < 1e-4)) throw new Error(`bench: wgtrain and tfjs matmul disagree at n=${n}: max |diff| / max |y| = ${rel}`);
+  return `matmul n=${n}: wgtrain and tfjs agree (max |diff| / max |y| = ${rel.toExponential(2)})`;
+}
+
+async function checkDropout(p: number): Promise<string> {
+  const n = 1 << 16;
+  const x = wg.ones([n]);
+  const y = x.dropout(p, { seed: 3, offset: 0 });
+  const v = await y.toArray();
+  [x, y].forEach((t) => t.dispose());
+  let kept = 0;
+  for (const e of v) {
+    if (e !== 0) {
+      kept++;
+      if (Math.abs(e - 1 / (1 - p)) > 1e-6) throw new Error(`bench: dropout(ones) gave ${e}, expected 0 or ${1 / (1 - p)}`);
+    }
+  }
+  const frac = kept / n;
+  if (Math.abs(frac - (1 - p)) > 0.02) throw new Error(`bench: dropout kept ${frac} of the elements at p=${p}`);
+  return `dropout p=${p}: kept fraction ${frac.toFixed(4)} of ${n}, values 0 or 1/(1-p)`;
+}
+
+async function benchMatmul(tf: Tf, n: number, repeats: number, targetMs: number): Promise<MatmulRow> {
+  const aData = hostData(n * n, 11);
+  const bData = hostData(n * n, 12);
+  const a = wg.tensor(aData, [n, n]);
+  const b = wg.tensor(bData, [n, n]);
+  const ta = tf.tensor2d(aData, [n, n]);
+  const tb = tf.tensor2d(bData, [n, n]);
+  try {
+    const [ours, theirs] = await timeCases(
+      [
+        { run: () => wg.matmul(a, b).dispose(), sync: wgSync },
+        { run: () => tf.matMul(ta, tb).dispose(), sync: tfSync(tf) },
+      ],
+      repeats,
+      targetMs,
+    );
+    const flops = 2 * n * n * n;
+    const gflops = (t: Timing) => flops / (t.ms * 1e6);
+    return {
+      n,
+      flops,
+      wgtrain: { ...ours, gflops: gflops(ours) },
+      tfjs: { ...theirs, gflops: gflops(theirs) },
+      ratio: gflops(ours) / gflops(theirs),
+    };
+  } finally {
+    [a, b].forEach((t) => t.dispose());
+    [ta, tb].forEach((t) => t.dispose());
+  }
+}
+
+async function benchDropout(tf: Tf, n: number, p: number, repeats: number, targetMs: number): Promise<DropoutRow> {
+  const data = hostData(n, 21);
+  const x = wg.tensor(data, [n]);
+  const tx = tf.tensor1d(data);
+  const maskData = new Float32Array(n);
+  for (let i = 0, s = 7; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    maskData[i] = s / 4294967296 >= p ? 1 / (1 - p) : 0;
+  }
+  const tmask = tf.tensor1d(maskData);
+  let call = 0;
+  try {
+    const [ours, tfDrop, tfMul] = await timeCases(
+      [
+        // A fresh Philox offset per call, as a training loop would use.
+        { run: () => wg.dropout(x, p, { seed: 5, offset: (call++ * n) % 2 ** 31 }).dispose(), sync: wgSync },
+        { run: () => tf.tidy(() => tf.dropout(tx, p)).dispose(), sync: tfSync(tf) },
+        { run: () => tf.mul(tx, tmask).dispose(), sync: tfSync(tf) },
+      ],
+      repeats,
+      targetMs,
+    );
+    const bytes = 8 * n;
+    const gbps = (t: Timing) => bytes / (t.ms * 1e6);
+    return {
+      elements: n,
+      bytes,
+      wgtrain: { ...ours, gbps: gbps(ours) },
+      tfDropout: { ...tfDrop, gbps: gbps(tfDrop) },
+      tfMaskMul: { ...tfMul, gbps: gbps(tfMul) },
+      ratioVsTfDropout: gbps(ours) / gbps(tfDrop),
+      ratioVsTfMaskMul: gbps(ours) / gbps(tfMul),
+    };
+  } finally {
+    x.dispose();
+    [tx, tmask].forEach((t) => t.dispose());
+  }
+}
+
+/**
+ * Runs everything. The caller has initialised wgtrain (`init({ gpu })`) and made tfjs's WebGPU
+ * backend current (`await tf.setBackend('webgpu')`), both from the same `GPU` object.
+ */
+export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options: BenchOptions = {}): Promise<BenchResults> {
+  const log = options.log ?? (() => {});
+  if (tf.getBackend() !== 'webgpu') throw new Error(`bench: tfjs backend is '${tf.getBackend()}', expected 'webgpu'`);
+  const report = wg.adapterReport();
+  const sizes = defaultSizes(report);
+  const matmulSizes = options.matmulSizes ?? sizes.matmul;
+  const dropoutSizes = options.dropoutSizes ?? sizes.dropout;
+  const p = options.p ?? 0.1;
+  const repeats = options.repeats ?? (report.software ? 5 : 7);
+  const targetMs = options.targetMs ?? (report.software ? 500 : 100);
+  const tfInfo = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo ?? {};
+  const adapter: AdapterSummary = {
+    vendor: report.vendor,
+    architecture: report.architecture,
+    device: report.device,
+    description: report.description,
+    software: report.software,
+  };
+  const sameAdapter = tfInfo.vendor === report.vendor && tfInfo.architecture === report.architecture;
+  log(`adapter: ${describeAdapter(adapter)}; tfjs backend adapter: ${tfInfo.vendor} / ${tfInfo.architecture}${sameAdapter ? ' (same)' : ' (DIFFERENT)'}`);
+
+  const checks = [await checkMatmulAgrees(tf, Math.min(...matmulSizes)), await checkDropout(p)];
+  checks.forEach((c) => log(`check: ${c}`));
+
+  const matmul: MatmulRow[] = [];
+  for (const n of matmulSizes) {
+    const row = await benchMatmul(tf, n, repeats, targetMs);
+    log(`matmul n=${n}: wgtrain ${row.wgtrain.gflops.toFixed(2)} GFLOP/s, tfjs ${row.tfjs.gflops.toFixed(2)} GFLOP/s`);
+    matmul.push(row);
+  }
+  const dropout: DropoutRow[] = [];
+  for (const n of dropoutSizes) {
+    const row = await benchDropout(tf, n, p, repeats, targetMs);
+    log(`dropout n=${n}: wgtrain ${row.wgtrain.gbps.toFixed(2)} GB/s, tf.dropout ${row.tfDropout.gbps.toFixed(2)}, tf mul-by-mask ${row.tfMaskMul.gbps.toFixed(2)}`);
+    dropout.push(row);
+  }
+  return {
+    runtime,
+    date: new Date().toISOString(),
+    adapter,
+    tfjsAdapter: { vendor: tfInfo.vendor, architecture: tfInfo.architecture },
+    sameAdapter,
+    userAgent: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : ''}`,
+    options: { repeats, targetMs, p },
+    checks,
+    matmul,
+    dropout,
+  };
+}
+
+export function describeAdapter(a: AdapterSummary): string {
+  const parts = [a.vendor, a.architecture, a.device, a.description].filter((s) => s);
+  return `${parts.join(' / ') || '(adapter gives no names)'}${a.software ? ' [software]' : ''}`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const num = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
+const ms = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(3));
+
+/** The printed report: adapter, then one table per op with ours beside tfjs and the ratio. */
+export function formatResults(r: BenchResults): string {
+  const out: string[] = [];
+  out.push(`wgtrain benchmark: ${r.runtime} (${r.userAgent}), ${r.date}`);
+  out.push(`adapter: ${describeAdapter(r.adapter)}`);
+  out.push(`tfjs webgpu backend adapter: ${r.tfjsAdapter.vendor ?? '?'} / ${r.tfjsAdapter.architecture ?? '?'}${r.sameAdapter ? ' (same adapter)' : ' (DIFFERENT adapter!)'}`);
+  out.push(`timing: median over ${r.options.repeats} batches, each ~${r.options.targetMs} ms of back-to-back calls, ended by queue.onSubmittedWorkDone()`);
+  for (const c of r.checks) out.push(`check: ${c}`);
+  out.push('');
+  out.push('matmul f32 [n,n] x [n,n]: GFLOP/s = 2n^3 / time per call; ratio = wgtrain / tfjs (> 1: wgtrain faster)');
+  out.push(
+    table(
+      ['n', 'wgtrain GFLOP/s', 'tfjs GFLOP/s', 'ratio', 'wgtrain ms', 'tfjs ms', 'iters'],
+      r.matmul.map((m) => [String(m.n), num(m.wgtrain.gflops), num(m.tfjs.gflops), m.ratio.toFixed(2), ms(m.wgtrain.ms), ms(m.tfjs.ms), `${m.wgtrain.iters}/${m.tfjs.iters}`]),
+    ),
+  );
+  out.push('');
+  out.push(`dropout p=${r.options.p} f32: GB/s = 8 bytes/element (read x + write y) / time per call, same bytes for every column`);
+  out.push('  tf.dropout = tfjs-core dropout (uniform noise drawn on the CPU and uploaded, then GPU ops); tf mask-mul = tf.mul(x, premade mask), GPU only');
+  out.push(
+    table(
+      ['elements', 'wgtrain GB/s', 'tf.dropout GB/s', 'ratio', 'tf mask-mul GB/s', 'ratio', 'wgtrain ms', 'tf.dropout ms', 'mask-mul ms'],
+      r.dropout.map((d) => [
+        String(d.elements),
+        num(d.wgtrain.gbps),
+        num(d.tfDropout.gbps),
+        d.ratioVsTfDropout.toFixed(2),
+        num(d.tfMaskMul.gbps),
+        d.ratioVsTfMaskMul.toFixed(2),
+        ms(d.wgtrain.ms),
+        ms(d.tfDropout.ms),
+        ms(d.tfMaskMul.ms),
+      ]),
+    ),
+  );
+  return out.join('\n');
+}
+
+/** bench/results/<runtime>-<date>.json, with a file-name-safe timestamp. */
+export function resultFileName(r: BenchResults): string {
+  return `${r.runtime}-${r.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`;
+}
+
+/** "64,128" -> [64, 128]; sizes may be written as 2^18 too. Undefined or empty: undefined. */
+export function parseSizes(text: string | null | undefined, what: string): number[] | undefined {
+  if (!text) return undefined;
+  return text.split(',').map((s) => {
+    const t = s.trim();
+    const m = /^2\^(\d+)$/.exec(t);
+    const v = m ? 2 ** Number(m[1]) : Number(t);
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`bench: ${what} sizes must be positive integers (or 2^k), got '${t}'`);
+    return v;
+  });
+}

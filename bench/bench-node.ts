@@ -1,0 +1,64 @@
+/**
+ * `npm run bench:node`: the benchmark under Node with Dawn (the `webgpu` package), wgtrain and
+ * TensorFlow.js's WebGPU backend on the same GPU object. Bundled by scripts/build-node.mjs into
+ * dist-node/bench.mjs (which is also what runs on a GPU server, see bench/README.md).
+ *
+ * Environment: WGTRAIN_BENCH_MATMUL="256,1024" and WGTRAIN_BENCH_DROPOUT="2^20" override the sizes,
+ * WGTRAIN_BENCH_REPEATS the repeat count, WGTRAIN_BENCH_OUT the results folder (default
+ * bench/results). Without VK_ICD_FILENAMES / VK_DRIVER_FILES, Dawn is pointed at Chromium's
+ * SwiftShader when that is installed (CPU-only machines).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(swiftshader)) {
+  process.env.VK_ICD_FILENAMES = swiftshader;
+}
+
+// The Vulkan loader complains on stderr when this is unset (containers, CI).
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+// Imported only now: the Vulkan loader reads the variables above when Dawn starts, and tfjs's
+// WebGPU backend registers itself at import time only if navigator.gpu exists.
+const { create, globals } = await import('webgpu');
+Object.assign(globalThis, globals);
+const gpu: GPU = create([]);
+// Node 20 has no navigator; tfjs asks navigator.gpu for its adapter (and reads userAgent).
+Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: `node ${process.version}` }, configurable: true, writable: true });
+
+const tf = await import('@tensorflow/tfjs-core');
+await import('@tensorflow/tfjs-backend-webgpu');
+const wg = await import('../src/index.js');
+const { formatResults, parseSizes, resultFileName, runBenchmarks } = await import('./bench-core.js');
+
+let exitCode = 0;
+try {
+  await wg.init({ gpu });
+  if (!(await tf.setBackend('webgpu'))) throw new Error("tfjs could not initialise its 'webgpu' backend");
+  await tf.ready();
+  const results = await runBenchmarks(tf, 'node', {
+    matmulSizes: parseSizes(process.env.WGTRAIN_BENCH_MATMUL, 'matmul'),
+    dropoutSizes: parseSizes(process.env.WGTRAIN_BENCH_DROPOUT, 'dropout'),
+    repeats: process.env.WGTRAIN_BENCH_REPEATS ? Number(process.env.WGTRAIN_BENCH_REPEATS) : undefined,
+    log: (line) => console.error(`  ${line}`),
+  });
+  console.log(formatResults(results));
+  const dir = process.env.WGTRAIN_BENCH_OUT ?? join('bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, resultFileName(results));
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nresults: ${file}`);
+} catch (e) {
+  console.error(`bench:node failed: ${(e as Error).stack ?? e}`);
+  exitCode = 1;
+} finally {
+  // Dawn keeps the process alive while a device exists: release both engines' devices.
+  const tfDevice = (tf.engine().backendNames().includes('webgpu') && tf.getBackend() === 'webgpu')
+    ? (tf.backend() as unknown as { device?: GPUDevice }).device
+    : undefined;
+  tf.engine().reset();
+  tfDevice?.destroy();
+  wg.shutdown();
+}
+process.exitCode = exitCode;

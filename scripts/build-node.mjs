@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * Bundles a TypeScript entry for Node into one ESM file, dist-node/<name>.mjs, with the `webgpu`
+ * package (Dawn's native addon) left external and shaders/*.wgsl inlined as text. The result runs
+ * with plain `node` here, and on a GPU server through ../shared/gpu/prepare-kit.sh.
+ *
+ *   node scripts/build-node.mjs                       default entries (bench/bench-node.ts -> bench.mjs)
+ *   node scripts/build-node.mjs ENTRY.ts [--name N]   one entry -> dist-node/N.mjs (N: entry's base name)
+ *   --external-packages                               leave every npm package external (tools that
+ *                                                     run here only, e.g. the browser bench runner)
+ */
+import { build } from 'esbuild';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_ENTRIES = [{ entry: 'bench/bench-node.ts', name: 'bench' }];
+
+function parseArgs(argv) {
+  const entries = [];
+  let externalPackages = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--external-packages') externalPackages = true;
+    else if (a === '--name') {
+      const name = argv[++i];
+      if (!name || !entries.length) throw new Error('build-node: --name NAME must follow an entry');
+      entries[entries.length - 1].name = name;
+    } else if (a.startsWith('-')) throw new Error(`build-node: unknown option ${a}`);
+    else entries.push({ entry: a, name: basename(a, extname(a)) });
+  }
+  return { entries: entries.length ? entries : DEFAULT_ENTRIES, externalPackages };
+}
+
+const { entries, externalPackages } = parseArgs(process.argv.slice(2));
+for (const { entry, name } of entries) {
+  const outfile = join(root, 'dist-node', `${name}.mjs`);
+  await build({
+    entryPoints: [resolve(root, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['webgpu'],
+    packages: externalPackages ? 'external' : undefined,
+    loader: { '.wgsl': 'text' },
+    // CommonJS dependencies (tfjs-core's Node platform code) call require(); ESM output has none.
+    banner: { js: "import { createRequire as __wgtrainCreateRequire } from 'node:module'; const require = __wgtrainCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  console.error(`build-node: ${entry} -> ${outfile.slice(root.length + 1)}`);
+}
