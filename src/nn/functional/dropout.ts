@@ -56,6 +56,29 @@ export function dropoutDrawCount(): number {
   return masksDrawn;
 }
 
+/** The default generator's whole state: its seed and the number of masks drawn so far. */
+export interface DropoutGeneratorState {
+  seed: number;
+  count: number;
+}
+
+/** A snapshot of the default generator, for checkpoints (restore it with `setDropoutState`). */
+export function dropoutState(): DropoutGeneratorState {
+  return { seed: generatorSeed, count: masksDrawn };
+}
+
+/**
+ * Restores the default generator to a snapshot from `dropoutState`: the next unseeded call then
+ * draws the mask `dropout(x, p, { seed, offset: count })`, exactly as the saved run would have.
+ */
+export function setDropoutState(state: DropoutGeneratorState): void {
+  if (state === null || typeof state !== 'object') throw new Error(`setDropoutState: state must be { seed, count }, got ${describe(state)}`);
+  checkWord('setDropoutState', 'seed', state.seed);
+  checkWord('setDropoutState', 'count', state.count);
+  generatorSeed = state.seed;
+  masksDrawn = state.count;
+}
+
 /** Seeds and offsets are non-negative safe integers, split into two u32 words for the shader. */
 function checkWord(op: string, name: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
