@@ -14,3 +14,5 @@ export { Tensor, liveTensorCount, type DType, type Shape } from './runtime/tenso
 export { tidy, keep } from './runtime/scope.js';
 export { noGrad, isGradEnabled, type BackwardOptions } from './runtime/autograd.js';
 export * from './nn/functional/index.js';
+export * from './nn/index.js';
+export * from './lab/index.js';

@@ -24,7 +24,7 @@ import { Tensor } from '../../runtime/tensor.js';
 import { indexSelect, slice } from '../../nn/functional/shape.js';
 import { augmentImages, isIdentityAugment, resolveAugment, type AugmentOptions, type ResolvedAugment } from './augment.js';
 import type { ImageSplit } from './dataset.js';
-import { batchesPerEpoch, checkBatchSize, checkPosition, checkSeed, epochPermutation, type DataPosition } from './sampler.js';
+import { batchesPerEpoch, checkBatchSize, checkPosition, checkSeedWord, epochPermutation, type DataPosition } from './sampler.js';
 
 /** Values per upload chunk (4 MiB of f32). */
 const UPLOAD_CHUNK = 1 << 20;
@@ -314,7 +314,7 @@ export class BatchSampler {
     if (options === null || typeof options !== 'object') throw new Error(`${op}: options { batchSize, seed } are required`);
     dataset.images.buffer(op);
     checkBatchSize(op, options.batchSize, dataset.count);
-    checkSeed(op, 'seed', options.seed);
+    checkSeedWord(op, 'seed', options.seed);
     const dropLast = options.dropLast ?? true;
     const shuffle = options.shuffle ?? true;
     if (typeof dropLast !== 'boolean') throw new Error(`${op}: dropLast must be true or false, got ${describe(options.dropLast)}`);
@@ -332,7 +332,7 @@ export class BatchSampler {
       const { shift, flip, fill = dataset.fill } = options.augment;
       const a = resolveAugment(op, { shift, flip, fill });
       const seed = options.augment.seed ?? options.seed;
-      checkSeed(op, 'augment.seed', seed);
+      checkSeedWord(op, 'augment.seed', seed);
       this.augment = isIdentityAugment(a) ? null : { ...a, seed };
     } else {
       this.augment = null;

@@ -26,7 +26,7 @@ function describe(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
-export function checkSeed(op: string, name: string, v: unknown): asserts v is number {
+export function checkSeedWord(op: string, name: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
     throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describe(v)}`);
   }
@@ -38,8 +38,8 @@ export function checkSeed(op: string, name: string, v: unknown): asserts v is nu
  */
 export function epochPermutation(n: number, seed: number, epoch: number): Int32Array {
   if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new Error(`epochPermutation: n must be an integer in 0..2^31-1, got ${describe(n)}`);
-  checkSeed('epochPermutation', 'seed', seed);
-  checkSeed('epochPermutation', 'epoch', epoch);
+  checkSeedWord('epochPermutation', 'seed', seed);
+  checkSeedWord('epochPermutation', 'epoch', epoch);
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   const rng = new SeededRng(seed, ORDER_STREAM_BASE + epoch);
@@ -72,7 +72,7 @@ export function checkBatchSize(op: string, batchSize: unknown, n: number): asser
 export function checkPosition(op: string, p: unknown, stepsPerEpoch: number): asserts p is DataPosition {
   if (p === null || typeof p !== 'object') throw new Error(`${op}: a position must be { epoch, step }, got ${describe(p)}`);
   const { epoch, step } = p as DataPosition;
-  checkSeed(op, 'epoch', epoch);
+  checkSeedWord(op, 'epoch', epoch);
   if (!Number.isInteger(step) || step < 0 || step >= stepsPerEpoch) {
     throw new Error(`${op}: step ${describe(step)} is outside 0..${stepsPerEpoch - 1} (${stepsPerEpoch} steps per epoch)`);
   }

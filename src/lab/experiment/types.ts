@@ -1,0 +1,121 @@
+/**
+ * The experiment format shared by the runner (runner.ts), the analysis metrics (../analysis.ts),
+ * the report (report.ts) and the demo pages. A spec is JSON (presets live in presets/*.json);
+ * results are JSON lines, one per finished run, plus one metrics stream per run.
+ *
+ * An experiment is a grid: cells (model and data variants, e.g. the regime finder's sizes) ×
+ * arms (regularisation modes: none, standard, early, late, early stochastic depth, ...) × seeds.
+ * Runs are paired: for a given cell and seed, every arm starts from the same initial weights and
+ * sees the same data order.
+ */
+import type { DropMode, DropShape } from '../../nn/schedules.js';
+
+export type ModelSpec =
+  | { kind: 'mlp'; hiddenSizes: number[]; activation?: 'relu' | 'gelu' }
+  | { kind: 'vit'; patchSize: number; dim: number; depth: number; numHeads: number; mlpRatio?: number }
+  | { kind: 'mixer'; patchSize: number; dim: number; depth: number; tokenMlpRatio?: number; channelMlpRatio?: number };
+
+export interface DataSpec {
+  kind: 'fashion-mnist' | 'synthetic';
+  /** Training images used (the first N of the split; default: all). */
+  trainSize?: number;
+  /** Test images used (default: all). */
+  testSize?: number;
+  /** Synthetic only: generator seed (default 0) and image side (default 28). */
+  seed?: number;
+  imageSize?: number;
+}
+
+/** One regularisation arm: which regulariser, its rate and its schedule. */
+export interface ArmSpec {
+  /** Label in tables and plots, e.g. 'early-linear'. Unique within the experiment. */
+  name: string;
+  regularizer: 'dropout' | 'stochastic-depth';
+  mode: DropMode;
+  /** Drop rate p in [0, 1); ignored (must be 0 or absent) for mode 'none'. */
+  p?: number;
+  shape?: DropShape;
+  /** Cutoff in epochs for early / late (may be fractional as long as it is a whole number of steps). */
+  cutoffEpochs?: number;
+}
+
+/** A model/data variant; fields override the experiment's top-level model and data. */
+export interface CellSpec {
+  name: string;
+  model?: ModelSpec;
+  data?: Partial<DataSpec>;
+}
+
+/** When to measure gradient norm, model distance, GDV, GDE (steps, dense early). */
+export interface MetricScheduleSpec {
+  /** Measure every `denseEvery` steps until `denseUntil`, then every `every` steps (and at the last step). */
+  denseEvery: number;
+  denseUntil: number;
+  every: number;
+  /** |G|: mini-batch gradients per GDV/GDE measurement (default 16). */
+  numBatches?: number;
+  /** Compute GDV/GDE (costly: |G| gradients plus one full-train-set gradient). Default true. */
+  directions?: boolean;
+}
+
+export interface ExperimentSpec {
+  name: string;
+  description?: string;
+  model: ModelSpec;
+  data: DataSpec;
+  cells?: CellSpec[];
+  arms: ArmSpec[];
+  seeds: number[];
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  minLr?: number;
+  weightDecay: number;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  augment?: { shift?: number; flip?: boolean };
+  metrics?: MetricScheduleSpec;
+  /** Steps between training-loss points kept in the result (default: about 100 points per run). */
+  curveEvery?: number;
+}
+
+/** One measurement of the analysis metrics (analysis.ts) during a run. */
+export interface MetricPoint {
+  step: number;
+  lr: number;
+  dropRate: number;
+  /** ‖g‖₂ of the mini-batch gradient at this step (training mode). */
+  gradNorm: number;
+  /** ‖θ_t − θ_0‖₂. */
+  distance: number;
+  /** Present when directions were measured. */
+  gdv?: number;
+  gde?: number;
+  /** 2·GDE − GDV. */
+  bias2?: number;
+  /** E[GDV] = 1 − ‖mean u‖². */
+  variance?: number;
+}
+
+/** One finished run: a line of results.jsonl. */
+export interface RunResult {
+  experiment: string;
+  cell: string;
+  arm: string;
+  seed: number;
+  /** Eval-mode plain cross entropy over the whole training set, after the last step. */
+  finalTrainLoss: number;
+  testLoss: number;
+  testAccuracy: number;
+  steps: number;
+  /** Mini-batch training loss (as optimised) every `curveEvery` steps. */
+  trainCurve: { step: number; loss: number }[];
+  metrics: MetricPoint[];
+  seconds: number;
+  adapter: string;
+}
+
+/** A run's identity: the key that makes re-running skip it. */
+export function runKey(r: Pick<RunResult, 'cell' | 'arm' | 'seed'>): string {
+  return `${r.cell}/${r.arm}/seed${r.seed}`;
+}
