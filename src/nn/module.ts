@@ -142,7 +142,8 @@ export class Sequential extends Module {
     let h = x;
     for (const [i, layer] of this.layers.entries()) {
       const next = layer.forward(h);
-      if (i > 0) h.dispose(); // intermediate activations: the graph keeps what backward needs
+      // Intermediate activations: the graph retains what backward needs.
+      if (i > 0 && next !== h) h.dispose();
       h = next;
     }
     return h;
