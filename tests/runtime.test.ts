@@ -27,6 +27,13 @@ describe('shader preprocessing', () => {
     expect(() => preprocess(k, { TILE: 16 })).toThrow(/shaders\/demo\.wgsl needs a value for \$\{HAS_BIAS\}/);
   });
 
+  test('includes paste shared WGSL once at definition (philox.wgsl into dropout and augment)', () => {
+    const inc = defineKernel('demo2', 'fn a() {}\n${LIB}\nconst N = ${N}u;', { LIB: 'fn lib() -> u32 { return 1u; }' });
+    expect(inc.placeholders).toEqual(['N']);
+    expect(preprocess(inc, { N: 3 })).toContain('fn lib() -> u32 { return 1u; }');
+    expect(() => defineKernel('demo3', 'fn a() {}', { LIB: 'x' })).toThrow(/shaders\/demo3\.wgsl has no \$\{LIB\} to include/);
+  });
+
   test('the real shader files compile for each variant (loaded from shaders/, not copies)', () => {
     expect(unarySrc).toContain('fn forward_op');
     const unary = defineKernel('unary', unarySrc);

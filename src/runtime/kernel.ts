@@ -21,9 +21,18 @@ export interface Kernel {
 
 const PLACEHOLDER = /\$\{(\w+)\}/g;
 
-export function defineKernel(name: string, source: string): Kernel {
-  const placeholders = [...new Set([...source.matchAll(PLACEHOLDER)].map((m) => m[1]))];
-  return { name, source, placeholders };
+/**
+ * `includes` pastes shared WGSL (another file's text, e.g. shaders/philox.wgsl) in place of a
+ * `${NAME}` placeholder once, when the kernel is defined: WGSL has no #include of its own.
+ */
+export function defineKernel(name: string, source: string, includes: Record<string, string> = {}): Kernel {
+  let text = source;
+  for (const [key, snippet] of Object.entries(includes)) {
+    if (!text.includes(`\${${key}}`)) throw new Error(`wgtrain internal: shaders/${name}.wgsl has no \${${key}} to include`);
+    text = text.split(`\${${key}}`).join(snippet);
+  }
+  const placeholders = [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]))];
+  return { name, source: text, placeholders };
 }
 
 /** Expands a kernel's placeholders and #if blocks; exported so tests can look at the generated WGSL. */

@@ -13,13 +13,14 @@
  * an input that requires grad is refused.
  */
 import augmentSrc from '../../../shaders/augment.wgsl';
+import philoxSrc from '../../../shaders/philox.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { isGradEnabled } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { assertDtype, assertLive, grid1d, Params } from '../../nn/functional/util.js';
 
-const AUGMENT = defineKernel('augment', augmentSrc);
+const AUGMENT = defineKernel('augment', augmentSrc, { PHILOX: philoxSrc });
 
 const TWO_24 = 0x1000000;
 const TWO_32 = 0x100000000;

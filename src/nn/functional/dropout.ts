@@ -14,13 +14,14 @@
  * unseeded call equals `dropout(x, p, { seed, offset: k })`.
  */
 import dropoutSrc from '../../../shaders/dropout.wgsl';
+import philoxSrc from '../../../shaders/philox.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { assertFloat, assertLive, grid1d, Params } from './util.js';
 
-const DROPOUT = defineKernel('dropout', dropoutSrc);
+const DROPOUT = defineKernel('dropout', dropoutSrc, { PHILOX: philoxSrc });
 
 export interface DropoutOptions {
   /** Philox key. */
