@@ -2,3 +2,4 @@
 export * from './data/index.js';
 export * from './trainer.js';
 export * from './checkpoint.js';
+export * from './analysis.js';

@@ -92,6 +92,8 @@ export class Trainer {
   readonly lrSchedule: LrSchedule;
   readonly dropSchedule: DropSchedule | null;
   readonly dropPathSchedule: DropSchedule | null;
+  /** The label smoothing of the training loss (analysis measures gradients of the same loss). */
+  readonly labelSmoothing: number;
   private readonly options: TrainerOptions;
   private stepIndex = 0;
   private generator: DropoutGeneratorState;
@@ -126,6 +128,7 @@ export class Trainer {
       model.setDropPathRate?.(0);
     }
     this.options = options;
+    this.labelSmoothing = ls;
     this.model = model;
     this.optimizer = optimizer;
     this.sampler = train.batches({ batchSize, seed, augment: options.augment });
@@ -173,7 +176,7 @@ export class Trainer {
       loss = tidy(() => {
         this.optimizer.zeroGrad();
         const logits = this.model.forward(batch.images);
-        const l = crossEntropy(logits, batch.labels, { labelSmoothing: this.options.labelSmoothing ?? 0 });
+        const l = crossEntropy(logits, batch.labels, { labelSmoothing: this.labelSmoothing });
         l.backward();
         return l.detach();
       });

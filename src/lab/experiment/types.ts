@@ -84,6 +84,8 @@ export interface MetricPoint {
   step: number;
   lr: number;
   dropRate: number;
+  /** Stochastic-depth rate at this step (present when non-zero). */
+  dropPathRate?: number;
   /** ‖g‖₂ of the mini-batch gradient at this step (training mode). */
   gradNorm: number;
   /** ‖θ_t − θ_0‖₂. */

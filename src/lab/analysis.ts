@@ -1,0 +1,477 @@
+/**
+ * The paper's gradient analyses (../../shared/paper.md, "Analyses"), computed on the GPU over the
+ * whole flattened parameter vector, with one small readback per measurement:
+ *
+ *  - gradient norm ‖g‖₂ of fresh mini-batch gradients (training mode, current drop rate);
+ *  - model distance ‖θ_t − θ_0‖₂ from the run's own initialisation;
+ *  - gradient direction variance GDV = mean over pairs i<j of (1 − cos(g_i, g_j)) over a set G of
+ *    |G| = M mini-batch gradients on random batches with fresh dropout masks, by the exact
+ *    running-sum form: with u_i = g_i/‖g_i‖ and U = Σ u_i, Σ_{i≠j} cos = ‖U‖² − M, so
+ *    GDV = 1 − (‖U‖² − M) / (M(M−1));
+ *  - gradient direction error GDE = mean over G of (1 − cos(g_i, ĝ)), ĝ the gradient of the loss
+ *    over the whole training set in eval mode (dropout off);
+ *  - variance = 1 − ‖mean u‖² = 1 − ‖U‖²/M² and bias² = 2·GDE − GDV (MetricPoint's definition;
+ *    the exact identity is 2·GDE = ‖mean u − ĝ/‖ĝ‖‖² + variance, and GDV = variance·M/(M−1)).
+ *
+ * Measuring must not disturb training: `measure()` leaves the parameters, their `.grad`, the
+ * optimizer state, the trainer's sampler position and its dropout stream as they were. Its
+ * mini-batches come from index lists drawn from (seed, step) with a generator of its own, its
+ * dropout masks from a Philox key of its own (installed with setDropoutState and the previous
+ * generator state put back), and the model's mode and drop rates are restored afterwards. A run
+ * with measurements therefore gives bit-identical losses to one without (tests/analysis.test.ts).
+ *
+ * The mini-batch gradients are streamed (DirectionAccumulator): only U, ĝ and a few scalars live on
+ * the GPU at once, so |G| costs time, not memory.
+ */
+import { noGrad } from '../runtime/autograd.js';
+import { keep, tidy } from '../runtime/scope.js';
+import { Tensor } from '../runtime/tensor.js';
+import { tensor, zeros } from '../nn/functional/creation.js';
+import { add, div, mul, sqrt, sub } from '../nn/functional/elementwise.js';
+import { concat } from '../nn/functional/shape.js';
+import { dot, sumSquares } from '../nn/functional/reduce.js';
+import { crossEntropy } from '../nn/functional/loss.js';
+import { dropoutState, setDropoutState, type DropoutGeneratorState } from '../nn/functional/dropout.js';
+import type { GpuDataset } from './data/gpu-dataset.js';
+import { SeededRng } from './data/synthetic.js';
+import type { MetricPoint } from './experiment/types.js';
+import type { TrainableModel, Trainer } from './trainer.js';
+
+// ---- flat vectors ----
+
+/** Total number of scalars in `params`. */
+export function paramCount(params: readonly Tensor[]): number {
+  return params.reduce((n, p) => n + p.size, 0);
+}
+
+function checkParams(op: string, params: readonly Tensor[]): void {
+  if (!Array.isArray(params) || params.length === 0) throw new Error(`${op}: needs a non-empty array of parameters`);
+  params.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new Error(`${op}: parameter ${i} is not a Tensor`);
+    if (p.dtype !== 'f32') throw new Error(`${op}: parameter ${i} (shape [${p.shape}]) is ${p.dtype}, not f32`);
+    p.buffer(op);
+  });
+}
+
+/** Concatenates one flat view per tensor (GPU copies, no readback, not recorded for autograd). */
+function flatConcat(parts: Tensor[]): Tensor {
+  return noGrad(() => tidy(() => concat(parts.map((t) => t.view([t.size])), 0)));
+}
+
+/**
+ * All parameters' gradients as one flat f32 vector, in order; a parameter whose `.grad` is null
+ * contributes zeros (it had no gradient, as PyTorch's set_to_none).
+ */
+export function flattenGrads(params: readonly Tensor[]): Tensor {
+  checkParams('flattenGrads', params);
+  return noGrad(() => tidy(() => flatConcat(params.map((p) => p.grad ?? zeros([p.size])))));
+}
+
+/** All parameters' values as one flat f32 vector (a copy): θ₀ snapshots and distances. */
+export function flattenParams(params: readonly Tensor[]): Tensor {
+  checkParams('flattenParams', params);
+  return flatConcat([...params]);
+}
+
+// ---- gradients that leave the model as it was ----
+
+export interface GradientOptions {
+  /** Label smoothing of the loss (as in training). Default 0. */
+  labelSmoothing?: number;
+  /** Training mode (dropout active) or eval mode. The model's own mode is restored afterwards. */
+  train: boolean;
+  /**
+   * Dropout generator state installed for this gradient's masks (training mode); the previous
+   * global state is put back afterwards. Without it the masks come from the global generator,
+   * which then advances.
+   */
+  dropout?: DropoutGeneratorState;
+}
+
+function checkSmoothing(op: string, ls: number): void {
+  if (typeof ls !== 'number' || !(ls >= 0 && ls <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${String(ls)}`);
+}
+
+/**
+ * Runs `fn` (which calls backward) with the parameters' existing gradients moved aside, returns the
+ * gradients it produced as one flat vector, and puts the old ones back: the caller's `.grad` (and
+ * so what an optimizer step would use) is untouched.
+ */
+function isolatedGradient(params: readonly Tensor[], fn: () => void): Tensor {
+  const saved = params.map((p) => p.grad);
+  for (const p of params) p.grad = null;
+  try {
+    fn();
+    return flattenGrads(params);
+  } finally {
+    params.forEach((p, i) => {
+      if (p.grad !== saved[i]) p.grad?.dispose();
+      p.grad = saved[i];
+    });
+  }
+}
+
+/** Runs `fn` with the model in the given mode and (optionally) a dropout state; restores both. */
+function withModelMode<T>(model: TrainableModel, train: boolean, generator: DropoutGeneratorState | undefined, fn: () => T): T {
+  const wasTraining = model.training;
+  const previous = dropoutState();
+  model.train(train);
+  if (generator) setDropoutState(generator);
+  try {
+    return fn();
+  } finally {
+    if (generator) setDropoutState(previous);
+    model.train(wasTraining);
+  }
+}
+
+/**
+ * The flat gradient of the (mean) cross-entropy loss on one batch, without touching the model's
+ * parameters, their `.grad`, its mode or any optimizer. The caller owns the result.
+ */
+export function miniBatchGradient(model: TrainableModel, images: Tensor, labels: Tensor, options: GradientOptions): Tensor {
+  const op = 'miniBatchGradient';
+  const ls = options.labelSmoothing ?? 0;
+  checkSmoothing(op, ls);
+  if (typeof options.train !== 'boolean') throw new Error(`${op}: train must be true or false, got ${String(options.train)}`);
+  const params = model.parameters();
+  checkParams(op, params);
+  return withModelMode(model, options.train, options.dropout, () =>
+    isolatedGradient(params, () => {
+      tidy(() => {
+        const logits = model.forward(images);
+        crossEntropy(logits, labels, { labelSmoothing: ls }).backward();
+      });
+    }));
+}
+
+export interface FullGradientOptions {
+  /** Samples per forward pass (memory only: the result is the gradient of the mean over all). Default 500. */
+  batchSize?: number;
+  labelSmoothing?: number;
+}
+
+/**
+ * ĝ: the flat gradient of the mean loss over the whole split, in eval mode (dropout off). Each
+ * batch's summed loss is scaled by 1/N before its backward, so the parameters' gradients
+ * accumulate Σ_b (1/N)·∇ Σ_{x∈b} ℓ(x) = ∇ mean ℓ on the GPU; one flat copy at the end.
+ */
+export function fullGradient(model: TrainableModel, dataset: GpuDataset, options: FullGradientOptions = {}): Tensor {
+  const op = 'fullGradient';
+  const ls = options.labelSmoothing ?? 0;
+  checkSmoothing(op, ls);
+  const batchSize = options.batchSize ?? 500;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`${op}: batchSize must be a positive integer, got ${String(batchSize)}`);
+  const params = model.parameters();
+  checkParams(op, params);
+  const n = dataset.count;
+  return withModelMode(model, false, undefined, () =>
+    isolatedGradient(params, () => {
+      for (const b of dataset.evalBatches(batchSize)) {
+        try {
+          tidy(() => {
+            const logits = model.forward(b.images);
+            mul(crossEntropy(logits, b.labels, { labelSmoothing: ls, reduction: 'sum' }), 1 / n).backward();
+          });
+        } finally {
+          b.images.dispose();
+          b.labels.dispose();
+        }
+      }
+    }));
+}
+
+// ---- direction statistics ----
+
+export interface DirectionStats {
+  /** M = |G|. */
+  count: number;
+  /** Mean over pairs i<j of 1 − cos(g_i, g_j). */
+  gdv: number;
+  /** 1 − ‖mean u‖². */
+  variance: number;
+  /** Mean ‖g_i‖₂. */
+  meanNorm: number;
+  /** Mean of 1 − cos(g_i, ĝ) (when ĝ was given). */
+  gde?: number;
+  /** 2·GDE − GDV (when ĝ was given). */
+  bias2?: number;
+}
+
+/**
+ * Streams mini-batch gradients into the sums the statistics need, on the GPU:
+ * U = Σ g_i/‖g_i‖, Σ cos(g_i, ĝ) and Σ ‖g_i‖. Each added gradient may be disposed right after.
+ */
+export class DirectionAccumulator {
+  readonly size: number;
+  private count = 0;
+  private unitSum: Tensor | null = null;
+  private cosSum: Tensor | null = null;
+  private normSum: Tensor | null = null;
+  /** ĝ/‖ĝ‖, or null when no GDE is wanted. */
+  private readonly ghatUnit: Tensor | null;
+
+  /** `size`: the length of the flat gradients; `ghat`: the full gradient (copied, may be disposed after). */
+  constructor(size: number, ghat?: Tensor | null) {
+    if (!Number.isInteger(size) || size <= 0) throw new Error(`DirectionAccumulator: size must be a positive integer, got ${String(size)}`);
+    this.size = size;
+    if (ghat) {
+      this.checkVector('ghat', ghat);
+      this.ghatUnit = keep(noGrad(() => tidy(() => div(ghat.view([size]), sqrt(sumSquares(ghat))))));
+    } else {
+      this.ghatUnit = null;
+    }
+  }
+
+  get added(): number {
+    return this.count;
+  }
+
+  private checkVector(what: string, g: Tensor): void {
+    if (!(g instanceof Tensor)) throw new Error(`DirectionAccumulator: ${what} must be a Tensor`);
+    g.buffer(`DirectionAccumulator (${what})`);
+    if (g.dtype !== 'f32') throw new Error(`DirectionAccumulator: ${what} must be f32, got ${g.dtype}`);
+    if (g.size !== this.size) throw new Error(`DirectionAccumulator: ${what} has ${g.size} elements, expected ${this.size} (one flat gradient of all parameters)`);
+  }
+
+  /** Adds one flat gradient g (not kept). */
+  add(g: Tensor): void {
+    this.checkVector(`gradient ${this.count}`, g);
+    const next = noGrad(() => tidy(() => {
+      const flat = g.view([this.size]);
+      const norm = sqrt(sumSquares(flat));
+      const u = div(flat, norm);
+      const acc = (prev: Tensor | null, v: Tensor) => (prev ? add(prev, v) : v.view(v.shape));
+      return {
+        unitSum: acc(this.unitSum, u),
+        normSum: acc(this.normSum, norm),
+        cosSum: this.ghatUnit ? acc(this.cosSum, dot(u, this.ghatUnit)) : null,
+      };
+    }));
+    for (const t of [this.unitSum, this.normSum, this.cosSum]) t?.dispose();
+    this.unitSum = keep(next.unitSum);
+    this.normSum = keep(next.normSum);
+    this.cosSum = next.cosSum ? keep(next.cosSum) : null;
+    this.count++;
+  }
+
+  /**
+   * The sums as a small GPU vector [‖U‖², Σ‖g‖, Σ cos(g, ĝ)?] (the caller disposes it); `finish`
+   * turns its values into statistics. Lets a caller fold more scalars into one readback.
+   */
+  sums(): Tensor {
+    if (this.count === 0 || !this.unitSum || !this.normSum) throw new Error('DirectionAccumulator: no gradient was added');
+    return noGrad(() => tidy(() => {
+      const parts = [sumSquares(this.unitSum!), this.normSum!, ...(this.cosSum ? [this.cosSum] : [])];
+      return concat(parts.map((t) => t.view([1])), 0);
+    }));
+  }
+
+  /** Statistics from the values of `sums()` (float64 arithmetic on the host). */
+  finish(values: ArrayLike<number>): DirectionStats {
+    const m = this.count;
+    const unitSq = values[0];
+    const stats: DirectionStats = {
+      count: m,
+      gdv: m >= 2 ? 1 - (unitSq - m) / (m * (m - 1)) : NaN,
+      variance: 1 - unitSq / (m * m),
+      meanNorm: values[1] / m,
+    };
+    if (this.cosSum) {
+      stats.gde = 1 - values[2] / m;
+      stats.bias2 = 2 * stats.gde - stats.gdv;
+    }
+    return stats;
+  }
+
+  /** Reads the statistics back (one readback). */
+  async read(): Promise<DirectionStats> {
+    const s = this.sums();
+    try {
+      return this.finish(await s.toArray());
+    } finally {
+      s.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const t of [this.unitSum, this.normSum, this.cosSum, this.ghatUnit]) t?.dispose();
+    this.unitSum = this.normSum = this.cosSum = null;
+  }
+}
+
+/**
+ * GDV, variance and (with ĝ) GDE and bias² of a set of flat gradients (at least 2, same size),
+ * computed on the GPU; one readback of three scalars.
+ */
+export async function gradientDirectionStats(gs: readonly Tensor[], ghat?: Tensor): Promise<DirectionStats> {
+  if (!Array.isArray(gs) || gs.length < 2) {
+    throw new Error(`gradientDirectionStats: needs at least 2 gradients for pairwise directions, got ${Array.isArray(gs) ? gs.length : String(gs)}`);
+  }
+  if (!(gs[0] instanceof Tensor)) throw new Error('gradientDirectionStats: gradient 0 must be a Tensor');
+  const acc = new DirectionAccumulator(gs[0].size, ghat);
+  try {
+    for (const g of gs) acc.add(g);
+    return await acc.read();
+  } finally {
+    acc.dispose();
+  }
+}
+
+// ---- a measurement during training ----
+
+export interface MeasureOptions {
+  /** θ₀: flattenParams(model.parameters()) taken before the first step (owned by the caller). */
+  theta0: Tensor;
+  /** |G|: mini-batch gradients per measurement (default 16; at least 2 when directions are on). */
+  numBatches?: number;
+  /** Seed of the measurement batches and dropout masks (default: the trainer's data seed, so paired runs measure on the same batches). */
+  seed?: number;
+  /** Compute GDV/GDE/bias²/variance (costly: |G| gradients and one full-split gradient). Default true. */
+  directions?: boolean;
+  /** Label smoothing of the loss whose gradients are measured. Default: the trainer's own. */
+  labelSmoothing?: number;
+  /** Mini-batch size of G (default: the trainer's). */
+  batchSize?: number;
+  /** Forward-pass size for ĝ (default 500). */
+  fullBatchSize?: number;
+}
+
+/** Streams of the measurement generator: far from the sampler's ('ORDR' + epoch) and the synthetic data's (0, 1, 2). */
+const BATCH_STREAM_BASE = 0x414e4c59; // 'ANLY'
+
+/** splitmix32-style mixing of a few words into one 32-bit Philox key for the measurement's masks. */
+function mixKey(...words: number[]): number {
+  let h = 0x2545f491;
+  for (const w of words) {
+    h = (h ^ (w >>> 0) ^ Math.floor(w / 2 ** 32)) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * `count` batches of `batchSize` distinct indices of 0..n-1, drawn from (seed, step): consecutive
+ * stretches of one running Fisher–Yates shuffle, so the batches are disjoint while they fit in n
+ * (and a fresh shuffle starts when they do not).
+ */
+export function measurementBatches(n: number, batchSize: number, count: number, seed: number, step: number): Int32Array[] {
+  if (!Number.isInteger(batchSize) || batchSize <= 0 || batchSize > n) {
+    throw new Error(`measure: batch size must be an integer in 1..${n} (the split's size), got ${String(batchSize)}`);
+  }
+  const rng = new SeededRng(seed, BATCH_STREAM_BASE + step);
+  const order = new Int32Array(n);
+  let at = n; // position in the running shuffle; n forces a fresh one
+  const out: Int32Array[] = [];
+  for (let b = 0; b < count; b++) {
+    if (at + batchSize > n) {
+      for (let i = 0; i < n; i++) order[i] = i;
+      at = 0;
+    }
+    for (let i = at; i < at + batchSize; i++) {
+      const j = i + rng.int(n - i);
+      const t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    out.push(order.slice(at, at + batchSize));
+    at += batchSize;
+  }
+  return out;
+}
+
+interface RateModel {
+  dropRate?: number;
+  dropPathRate?: number;
+}
+
+/** Sets both rates, the zero one first (models refuse dropout and drop path on together). */
+function setRates(model: TrainableModel, dropRate: number, dropPathRate: number): void {
+  model.setDropRate?.(0);
+  model.setDropPathRate?.(0);
+  if (dropRate) model.setDropRate?.(dropRate);
+  if (dropPathRate) model.setDropPathRate?.(dropPathRate);
+}
+
+/**
+ * Measures the analysis metrics at the trainer's current step (the state before step
+ * `trainer.step`, with that step's LR and drop rates): the mean norm of fresh mini-batch gradients
+ * (|G| of them with directions, one without), the distance from θ₀, and GDV/GDE/bias²/variance.
+ * Nothing of the run changes (see the module comment); one readback.
+ */
+export async function measure(trainer: Trainer, train: GpuDataset, options: MeasureOptions): Promise<MetricPoint> {
+  const op = 'measure';
+  if (!options || !(options.theta0 instanceof Tensor)) throw new Error(`${op}: options.theta0 (flattenParams of the initial parameters) is required`);
+  const model = trainer.model;
+  const params = model.parameters();
+  checkParams(op, params);
+  const size = paramCount(params);
+  options.theta0.buffer(`${op} (theta0)`);
+  if (options.theta0.size !== size) throw new Error(`${op}: theta0 has ${options.theta0.size} elements, the model has ${size} parameters`);
+  const directions = options.directions ?? true;
+  const numBatches = options.numBatches ?? 16;
+  if (!Number.isInteger(numBatches) || numBatches < (directions ? 2 : 1)) {
+    throw new Error(`${op}: numBatches must be an integer >= ${directions ? 2 : 1}${directions ? ' (GDV needs pairs)' : ''}, got ${String(numBatches)}`);
+  }
+  const ls = options.labelSmoothing ?? trainer.labelSmoothing;
+  checkSmoothing(op, ls);
+  const seed = options.seed ?? trainer.sampler.seed;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`${op}: seed must be a non-negative integer, got ${String(seed)}`);
+  const batchSize = options.batchSize ?? trainer.sampler.batchSize;
+
+  const step = trainer.step;
+  const rates = trainer.ratesAt(step);
+  const m = directions ? numBatches : 1;
+  const batches = measurementBatches(train.count, batchSize, m, seed, step);
+
+  const rateModel = model as TrainableModel & RateModel;
+  const before = { drop: rateModel.dropRate ?? 0, dropPath: rateModel.dropPathRate ?? 0 };
+  setRates(model, rates.dropRate, rates.dropPathRate);
+  let acc: DirectionAccumulator | null = null;
+  let scalars: Tensor | null = null;
+  try {
+    const ghat = directions ? fullGradient(model, train, { batchSize: options.fullBatchSize, labelSmoothing: ls }) : null;
+    try {
+      acc = new DirectionAccumulator(size, ghat);
+    } finally {
+      ghat?.dispose();
+    }
+    for (let i = 0; i < m; i++) {
+      const index = tensor(batches[i], [batchSize], { dtype: 'i32' });
+      const batch = train.gather(index);
+      index.dispose();
+      try {
+        const g = miniBatchGradient(model, batch.images, batch.labels, {
+          train: true, labelSmoothing: ls, dropout: { seed: mixKey(seed, step, i), count: 0 },
+        });
+        acc.add(g);
+        g.dispose();
+      } finally {
+        batch.images.dispose();
+        batch.labels.dispose();
+      }
+    }
+    const a = acc;
+    scalars = noGrad(() => tidy(() => {
+      const distance = sqrt(sumSquares(sub(flattenParams(params), options.theta0.view([size]))));
+      return concat([distance.view([1]), a.sums()], 0);
+    }));
+    const values = await scalars.toArray();
+    const stats = acc.finish(values.subarray(1));
+    const point: MetricPoint = { step, lr: rates.lr, dropRate: rates.dropRate, gradNorm: stats.meanNorm, distance: values[0] };
+    if (rates.dropPathRate) point.dropPathRate = rates.dropPathRate;
+    if (directions) {
+      point.gdv = stats.gdv;
+      point.gde = stats.gde;
+      point.bias2 = stats.bias2;
+      point.variance = stats.variance;
+    }
+    return point;
+  } finally {
+    scalars?.dispose();
+    acc?.dispose();
+    setRates(model, before.drop, before.dropPath);
+  }
+}
