@@ -1,0 +1,230 @@
+import { describe, expect, it } from 'vitest';
+import {
+  classifyRegime,
+  comparePaired,
+  countImproved,
+  logGamma,
+  mean,
+  meanConfidenceInterval,
+  pairedDifferences,
+  regularizedIncompleteBeta,
+  sampleStd,
+  studentTCdf,
+  studentTQuantile,
+  verdictOf,
+} from '../src/lab/experiment/stats';
+
+describe('summaries', () => {
+  it('mean and sample standard deviation (n − 1)', () => {
+    const xs = [2, 4, 4, 4, 5, 5, 7, 9];
+    expect(mean(xs)).toBe(5);
+    // Σ(x − 5)² = 32, so s = √(32/7).
+    expect(sampleStd(xs)).toBeCloseTo(Math.sqrt(32 / 7), 14);
+  });
+
+  it('has no value rather than a made-up one for too few samples', () => {
+    expect(mean([])).toBeNaN();
+    expect(sampleStd([3])).toBeNaN();
+    expect(sampleStd([])).toBeNaN();
+  });
+});
+
+describe('special functions', () => {
+  it('logGamma matches factorials and Γ(1/2) = √π', () => {
+    expect(logGamma(1)).toBeCloseTo(0, 13);
+    expect(logGamma(5)).toBeCloseTo(Math.log(24), 12);
+    expect(logGamma(0.5)).toBeCloseTo(0.5 * Math.log(Math.PI), 12);
+    expect(logGamma(0.1)).toBeCloseTo(Math.log(9.513507698668732), 12);
+    expect(logGamma(101)).toBeCloseTo(363.73937555556347, 9); // ln 100!
+  });
+
+  it('regularized incomplete beta matches its closed forms', () => {
+    for (const x of [0.01, 0.2, 0.5, 0.77, 0.999]) {
+      expect(regularizedIncompleteBeta(x, 1, 1)).toBeCloseTo(x, 13);
+      expect(regularizedIncompleteBeta(x, 3, 1)).toBeCloseTo(x ** 3, 13);
+      expect(regularizedIncompleteBeta(x, 1, 4)).toBeCloseTo(1 - (1 - x) ** 4, 13);
+      // I_x(1/2, 1/2) = (2/π)·asin(√x)
+      expect(regularizedIncompleteBeta(x, 0.5, 0.5)).toBeCloseTo((2 / Math.PI) * Math.asin(Math.sqrt(x)), 12);
+    }
+    expect(regularizedIncompleteBeta(0.5, 7.5, 7.5)).toBeCloseTo(0.5, 13);
+    expect(regularizedIncompleteBeta(0, 2, 3)).toBe(0);
+    expect(regularizedIncompleteBeta(1, 2, 3)).toBe(1);
+    expect(() => regularizedIncompleteBeta(1.5, 2, 3)).toThrow(/regularizedIncompleteBeta: x must be in \[0, 1\], got 1.5/);
+    expect(() => regularizedIncompleteBeta(0.5, 0, 3)).toThrow(/regularizedIncompleteBeta: a and b must be > 0/);
+  });
+});
+
+describe('Student t', () => {
+  it('0.975 quantiles match the table', () => {
+    // Textbook values (3 decimals) ...
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.706, 3);
+    expect(studentTQuantile(0.975, 2)).toBeCloseTo(4.303, 3);
+    expect(studentTQuantile(0.975, 4)).toBeCloseTo(2.776, 3);
+    expect(studentTQuantile(0.975, 9)).toBeCloseTo(2.262, 3);
+    expect(studentTQuantile(0.975, 30)).toBeCloseTo(2.042, 3);
+    // ... and to full precision (R: qt(0.975, df)).
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.706204736174698, 9);
+    expect(studentTQuantile(0.975, 2)).toBeCloseTo(4.302652729749464, 11);
+    expect(studentTQuantile(0.975, 3)).toBeCloseTo(3.182446305284263, 11);
+    expect(studentTQuantile(0.975, 4)).toBeCloseTo(2.776445105197799, 11);
+    expect(studentTQuantile(0.975, 9)).toBeCloseTo(2.262157162798205, 11);
+    expect(studentTQuantile(0.975, 30)).toBeCloseTo(2.042272456301238, 11);
+    expect(studentTQuantile(0.995, 4)).toBeCloseTo(4.604094871415897, 9);
+  });
+
+  it('matches the closed forms for 1 and 2 degrees of freedom at many probabilities', () => {
+    for (const p of [0.5001, 0.6, 0.75, 0.9, 0.95, 0.99, 0.999]) {
+      // df = 1 is the Cauchy distribution: t = tan(π(p − 1/2)).
+      const cauchy = Math.tan(Math.PI * (p - 0.5));
+      expect(Math.abs(studentTQuantile(p, 1) - cauchy)).toBeLessThan(1e-9 * Math.max(1, cauchy));
+      // df = 2: t = (2p − 1)/√(2p(1 − p)).
+      const two = (2 * p - 1) / Math.sqrt(2 * p * (1 - p));
+      expect(Math.abs(studentTQuantile(p, 2) - two)).toBeLessThan(1e-9 * Math.max(1, two));
+    }
+  });
+
+  it('tends to the normal quantile, is symmetric, and inverts the CDF', () => {
+    expect(studentTQuantile(0.975, 1e6)).toBeCloseTo(1.959966, 5);
+    expect(studentTQuantile(0.5, 7)).toBe(0);
+    expect(studentTQuantile(0.025, 9)).toBeCloseTo(-studentTQuantile(0.975, 9), 12);
+    for (const df of [1, 2.5, 5, 17, 200]) {
+      for (const p of [0.01, 0.3, 0.8, 0.975]) expect(studentTCdf(studentTQuantile(p, df), df)).toBeCloseTo(p, 11);
+    }
+    expect(studentTCdf(0, 3)).toBe(0.5);
+    expect(studentTCdf(Infinity, 3)).toBe(1);
+    // df = 1 CDF: 1/2 + atan(t)/π.
+    expect(studentTCdf(-2, 1)).toBeCloseTo(0.5 + Math.atan(-2) / Math.PI, 13);
+  });
+
+  it('rejects probabilities outside (0, 1) and non-positive degrees of freedom', () => {
+    expect(() => studentTQuantile(1, 3)).toThrow(/studentTQuantile: probability p must be in \(0, 1\), got 1/);
+    expect(() => studentTQuantile(0, 3)).toThrow(/studentTQuantile: probability p must be in \(0, 1\)/);
+    expect(() => studentTQuantile(0.9, 0)).toThrow(/studentTQuantile: degrees of freedom must be a finite number > 0, got 0/);
+    expect(() => studentTCdf(1, -1)).toThrow(/studentTCdf: degrees of freedom/);
+  });
+});
+
+describe('confidence intervals and paired differences', () => {
+  it('computes the t interval of a hand-worked example', () => {
+    // x = 1, 2, 3, 4: mean 2.5, s = √(5/3), se = s/2, t(0.975, 3) = 3.182446305284263.
+    const ci = meanConfidenceInterval([1, 2, 3, 4]);
+    const half = (3.182446305284263 * Math.sqrt(5 / 3)) / 2;
+    expect(ci.n).toBe(4);
+    expect(ci.mean).toBe(2.5);
+    expect(ci.std).toBeCloseTo(Math.sqrt(5 / 3), 14);
+    expect(ci.lo).toBeCloseTo(2.5 - half, 10); // 0.4457
+    expect(ci.hi).toBeCloseTo(2.5 + half, 10); // 4.5543
+    expect(ci.lo).toBeCloseTo(0.44571, 4);
+    // A 90% interval is narrower: t(0.95, 3) = 2.353363434801823.
+    const ci90 = meanConfidenceInterval([1, 2, 3, 4], 0.9);
+    expect(ci90.hi - ci90.mean).toBeCloseTo((2.353363434801823 * Math.sqrt(5 / 3)) / 2, 10);
+  });
+
+  it('gives no interval for fewer than two values or non-finite values', () => {
+    const one = meanConfidenceInterval([0.3]);
+    expect(one.mean).toBe(0.3);
+    expect(one.lo).toBeNaN();
+    expect(one.hi).toBeNaN();
+    const diverged = meanConfidenceInterval([0.1, NaN, 0.2]);
+    expect(diverged.lo).toBeNaN();
+  });
+
+  it('pairs by seed, leaving out seeds run in one arm only', () => {
+    const arm = new Map([
+      [3, 1.0],
+      [1, 2.0],
+      [7, 5.0],
+    ]);
+    const base = new Map([
+      [1, 1.5],
+      [3, 1.25],
+      [4, 9.0],
+    ]);
+    expect(pairedDifferences(arm, base)).toEqual([
+      { seed: 1, diff: 0.5 },
+      { seed: 3, diff: -0.25 },
+    ]);
+  });
+
+  it('counts seeds moved in the given direction, ties not counted', () => {
+    expect(countImproved([-1, 0, 2, -3], 'decrease')).toBe(2);
+    expect(countImproved([-1, 0, 2, -3], 'increase')).toBe(1);
+    const cmp = comparePaired(
+      new Map([
+        [0, 1],
+        [1, 2],
+        [2, 3],
+      ]),
+      new Map([
+        [0, 2],
+        [1, 2],
+        [2, 1],
+      ]),
+      'decrease',
+    );
+    expect(cmp.diffs.map((d) => d.diff)).toEqual([-1, 0, 2]);
+    expect(cmp.improved).toBe(1);
+    expect(cmp.n).toBe(3);
+    expect(cmp.mean).toBeCloseTo(1 / 3, 14);
+  });
+});
+
+describe('verdicts', () => {
+  const ci = (xs: number[]) => meanConfidenceInterval(xs);
+
+  it('reproduced when the CI excludes 0 in the predicted direction', () => {
+    expect(verdictOf(ci([0.02, 0.03, 0.025, 0.028]), 'increase').verdict).toBe('reproduced');
+    expect(verdictOf(ci([-0.02, -0.03, -0.025, -0.028]), 'decrease').verdict).toBe('reproduced');
+  });
+
+  it('contradicted when the CI excludes 0 in the opposite direction', () => {
+    const v = verdictOf(ci([-0.02, -0.03, -0.025, -0.028]), 'increase');
+    expect(v.verdict).toBe('contradicted');
+    expect(v.reason).toMatch(/opposite direction/);
+    expect(verdictOf(ci([0.02, 0.03, 0.025]), 'decrease').verdict).toBe('contradicted');
+  });
+
+  it('inconclusive for a null effect, even when most seeds point the predicted way', () => {
+    // 3 of 4 seeds improve but the interval still contains 0.
+    const null4 = ci([0.01, 0.012, 0.009, -0.03]);
+    expect(null4.lo).toBeLessThan(0);
+    expect(null4.hi).toBeGreaterThan(0);
+    const v = verdictOf(null4, 'increase');
+    expect(v.verdict).toBe('inconclusive');
+    expect(v.reason).toMatch(/CI contains 0/);
+  });
+
+  it('inconclusive with a reason for n = 1 and for diverged runs', () => {
+    const v = verdictOf(ci([0.5]), 'increase');
+    expect(v.verdict).toBe('inconclusive');
+    expect(v.reason).toMatch(/only 1 paired seed; a confidence interval needs at least 2/);
+    expect(verdictOf(ci([]), 'increase').reason).toMatch(/only 0 paired seeds/);
+    expect(verdictOf(ci([0.1, Infinity]), 'increase').reason).toMatch(/non-finite/);
+  });
+
+  it('an exactly zero difference in every seed is inconclusive, not reproduced', () => {
+    expect(verdictOf(ci([0, 0, 0]), 'decrease').verdict).toBe('inconclusive');
+  });
+});
+
+describe('regime test', () => {
+  const ci = (xs: number[]) => meanConfidenceInterval(xs);
+  const up = ci([0.05, 0.06, 0.055, 0.052]);
+  const down = ci([-0.02, -0.03, -0.025, -0.022]);
+  const zero = ci([0.01, -0.01, 0.012, -0.011]);
+
+  it('underfitting when standard dropout lowers test accuracy and raises the training loss', () => {
+    expect(classifyRegime(up, down).regime).toBe('underfitting');
+  });
+
+  it('overfitting when standard dropout raises test accuracy (training loss whatever it is)', () => {
+    expect(classifyRegime(up, ci([0.02, 0.03, 0.025])).regime).toBe('overfitting');
+    expect(classifyRegime(zero, ci([0.02, 0.03, 0.025])).regime).toBe('overfitting');
+  });
+
+  it('unclear when test accuracy is within noise, or drops without a worse fit, or n < 2', () => {
+    expect(classifyRegime(up, zero)).toEqual({ regime: 'unclear', reason: expect.stringMatching(/within noise \(CI contains 0\)/) });
+    expect(classifyRegime(zero, down).reason).toMatch(/effect on the final training loss is within noise/);
+    expect(classifyRegime(ci([0.05]), ci([-0.02])).reason).toMatch(/only 1 paired seed/);
+  });
+});
