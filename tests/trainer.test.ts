@@ -177,3 +177,13 @@ test.runIf(haveFashion)('a short Fashion-MNIST run (6000 images, 2 epochs, MLP) 
   train.dispose();
   test.dispose();
 });
+
+test('accuracy compares argmax with integer labels and checks its inputs', async () => {
+  const { tensor } = await import('../src/index.js');
+  const { accuracy } = await import('../src/nn/metrics.js');
+  const logits = tensor([[0.1, 2, 0.3], [5, 1, 0], [0, 0, 9], [1, 3, 2]]);
+  const labels = tensor(Int32Array.from([1, 0, 1, 1]), [4], { dtype: 'i32' });
+  expect(await accuracy(logits, labels)).toBe(0.75);
+  await expect(accuracy(logits, tensor([1, 0, 1, 1]))).rejects.toThrow(/labels must be i32 or u32 class indices, got f32/);
+  await expect(accuracy(logits, tensor(Int32Array.from([1, 0]), [2], { dtype: 'i32' }))).rejects.toThrow(/labels must be \[4\] for logits \[4,3\], got \[2\]/);
+});

@@ -21,6 +21,7 @@ import { crossEntropy } from '../nn/functional/loss.js';
 import { argmax } from '../nn/functional/reduce.js';
 import { dropoutState, setDropoutState, type DropoutGeneratorState } from '../nn/functional/dropout.js';
 import type { Module } from '../nn/module.js';
+import { countCorrect } from '../nn/metrics.js';
 import type { Optimizer } from '../nn/optim.js';
 import { dropSchedule, dropRateAt, learningRateAt, lrSchedule, type DropSchedule, type DropScheduleConfig, type LrSchedule, type LrScheduleConfig } from '../nn/schedules.js';
 import type { BatchSampler, GpuDataset } from './data/gpu-dataset.js';
@@ -248,8 +249,7 @@ export class Trainer {
         const [ls, ps, ts] = await Promise.all([lossSum.toArray(), pred.toArray(), truth.toArray()]);
         let total = 0;
         for (const v of ls) total += v;
-        let correct = 0;
-        for (let i = 0; i < ps.length; i++) if (ps[i] === ts[i]) correct++;
+        const correct = countCorrect(ps, ts);
         return { loss: total / ps.length, accuracy: correct / ps.length, count: ps.length };
       } finally {
         lossSum.dispose();

@@ -10,3 +10,4 @@ export * from './models/index.js';
 export * from './optim.js';
 export * from './schedules.js';
 export * from './safetensors.js';
+export * from './metrics.js';
