@@ -1,7 +1,7 @@
 /**
  * The benchmark itself, shared by the browser page (bench/bench-page.ts) and the Node entry
- * (bench/bench-node.ts): matmul GFLOP/s and dropout GB/s for wgtrain, each beside TensorFlow.js's
- * WebGPU backend on the same adapter in the same run.
+ * (bench/bench-node.ts): matmul GFLOP/s, dropout GB/s and training steps/s (bench/train-core.ts)
+ * for wgtrain, each beside TensorFlow.js's WebGPU backend on the same adapter in the same run.
  *
  * Timing: each case is warmed up (pipelines compiled, buffers pooled), then a batch of `iters`
  * calls is recorded and timed up to the GPU finishing it (`queue.onSubmittedWorkDone()` after the
@@ -12,6 +12,7 @@
  */
 import * as wg from '../src/index.js';
 import type * as TF from '@tensorflow/tfjs-core';
+import { benchTrainStep, defaultTrainSpecs, TRAIN_HYPER, type TrainRow, type TrainSpec } from './train-core.js';
 
 type Tf = typeof TF;
 
@@ -22,9 +23,15 @@ export interface BenchOptions {
   dropoutSizes?: number[];
   /** Dropout rate. */
   p?: number;
+  /** Models for the training-step rows ([] for none). Default: by adapter (defaultTrainSpecs). */
+  trainSpecs?: TrainSpec[];
   repeats?: number;
   /** Wall time one timed batch aims for. */
   targetMs?: number;
+  /** Training rows: warm-up steps, repeats and batch wall time (defaults by adapter). */
+  trainWarmup?: number;
+  trainRepeats?: number;
+  trainTargetMs?: number;
   log?: (line: string) => void;
 }
 
@@ -74,10 +81,12 @@ export interface BenchResults {
   tfjsAdapter: { vendor?: string; architecture?: string };
   sameAdapter: boolean;
   userAgent: string;
-  options: { repeats: number; targetMs: number; p: number };
+  options: { repeats: number; targetMs: number; p: number; train: { warmup: number; repeats: number; targetMs: number; maxIters: number } };
   checks: string[];
   matmul: MatmulRow[];
   dropout: DropoutRow[];
+  /** Training steps/s, one row per model (see train-core.ts). */
+  training: TrainRow[];
 }
 
 /** Sizes that fit the adapter: small on a software rasteriser, large (memory permitting) on a GPU. */
@@ -297,7 +306,9 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
   const sameAdapter = tfInfo.vendor === report.vendor && tfInfo.architecture === report.architecture;
   log(`adapter: ${describeAdapter(adapter)}; tfjs backend adapter: ${tfInfo.vendor} / ${tfInfo.architecture}${sameAdapter ? ' (same)' : ' (DIFFERENT)'}`);
 
-  const checks = [await checkMatmulAgrees(tf, Math.min(...matmulSizes)), await checkDropout(p)];
+  const checks: string[] = [];
+  if (matmulSizes.length) checks.push(await checkMatmulAgrees(tf, Math.min(...matmulSizes)));
+  if (dropoutSizes.length) checks.push(await checkDropout(p));
   checks.forEach((c) => log(`check: ${c}`));
 
   const matmul: MatmulRow[] = [];
@@ -312,6 +323,19 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
     log(`dropout n=${n}: wgtrain ${row.wgtrain.gbps.toFixed(2)} GB/s, tf.dropout ${row.tfDropout.gbps.toFixed(2)}, tf mul-by-mask ${row.tfMaskMul.gbps.toFixed(2)}`);
     dropout.push(row);
   }
+  // A training step takes seconds on SwiftShader: fewer, longer batches there.
+  const train = {
+    warmup: options.trainWarmup ?? (report.software ? 2 : 10),
+    repeats: options.trainRepeats ?? (report.software ? 3 : 7),
+    targetMs: options.trainTargetMs ?? (report.software ? 1000 : 300),
+    maxIters: 100,
+  };
+  const training: TrainRow[] = [];
+  for (const spec of options.trainSpecs ?? defaultTrainSpecs(report.software)) {
+    const row = await benchTrainStep(tf, spec, { ...train, log });
+    log(`train ${row.model}: wgtrain ${row.wgtrain.stepsPerSec.toFixed(2)} steps/s, tfjs ${row.tfjs.stepsPerSec.toFixed(2)} steps/s; wgtrain live buffers ${row.wgtrain.liveBuffersBefore} -> ${row.wgtrain.liveBuffersAfter}, tfjs tensors ${row.tfjs.tensorsBefore} -> ${row.tfjs.tensorsAfter}`);
+    training.push(row);
+  }
   return {
     runtime,
     date: new Date().toISOString(),
@@ -319,10 +343,11 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
     tfjsAdapter: { vendor: tfInfo.vendor, architecture: tfInfo.architecture },
     sameAdapter,
     userAgent: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : ''}`,
-    options: { repeats, targetMs, p },
+    options: { repeats, targetMs, p, train },
     checks,
     matmul,
     dropout,
+    training,
   };
 }
 
@@ -348,33 +373,71 @@ export function formatResults(r: BenchResults): string {
   out.push(`tfjs webgpu backend adapter: ${r.tfjsAdapter.vendor ?? '?'} / ${r.tfjsAdapter.architecture ?? '?'}${r.sameAdapter ? ' (same adapter)' : ' (DIFFERENT adapter!)'}`);
   out.push(`timing: median over ${r.options.repeats} batches, each ~${r.options.targetMs} ms of back-to-back calls, ended by queue.onSubmittedWorkDone()`);
   for (const c of r.checks) out.push(`check: ${c}`);
-  out.push('');
-  out.push('matmul f32 [n,n] x [n,n]: GFLOP/s = 2n^3 / time per call; ratio = wgtrain / tfjs (> 1: wgtrain faster)');
-  out.push(
-    table(
-      ['n', 'wgtrain GFLOP/s', 'tfjs GFLOP/s', 'ratio', 'wgtrain ms', 'tfjs ms', 'iters'],
-      r.matmul.map((m) => [String(m.n), num(m.wgtrain.gflops), num(m.tfjs.gflops), m.ratio.toFixed(2), ms(m.wgtrain.ms), ms(m.tfjs.ms), `${m.wgtrain.iters}/${m.tfjs.iters}`]),
-    ),
-  );
-  out.push('');
-  out.push(`dropout p=${r.options.p} f32: GB/s = 8 bytes/element (read x + write y) / time per call, same bytes for every column`);
-  out.push('  tf.dropout = tfjs-core dropout (uniform noise drawn on the CPU and uploaded, then GPU ops); tf mask-mul = tf.mul(x, premade mask), GPU only');
-  out.push(
-    table(
-      ['elements', 'wgtrain GB/s', 'tf.dropout GB/s', 'ratio', 'tf mask-mul GB/s', 'ratio', 'wgtrain ms', 'tf.dropout ms', 'mask-mul ms'],
-      r.dropout.map((d) => [
-        String(d.elements),
-        num(d.wgtrain.gbps),
-        num(d.tfDropout.gbps),
-        d.ratioVsTfDropout.toFixed(2),
-        num(d.tfMaskMul.gbps),
-        d.ratioVsTfMaskMul.toFixed(2),
-        ms(d.wgtrain.ms),
-        ms(d.tfDropout.ms),
-        ms(d.tfMaskMul.ms),
-      ]),
-    ),
-  );
+  if (r.matmul.length) {
+    out.push('');
+    out.push('matmul f32 [n,n] x [n,n]: GFLOP/s = 2n^3 / time per call; ratio = wgtrain / tfjs (> 1: wgtrain faster)');
+    out.push(
+      table(
+        ['n', 'wgtrain GFLOP/s', 'tfjs GFLOP/s', 'ratio', 'wgtrain ms', 'tfjs ms', 'iters'],
+        r.matmul.map((m) => [String(m.n), num(m.wgtrain.gflops), num(m.tfjs.gflops), m.ratio.toFixed(2), ms(m.wgtrain.ms), ms(m.tfjs.ms), `${m.wgtrain.iters}/${m.tfjs.iters}`]),
+      ),
+    );
+  }
+  if (r.dropout.length) {
+    out.push('');
+    out.push(`dropout p=${r.options.p} f32: GB/s = 8 bytes/element (read x + write y) / time per call, same bytes for every column`);
+    out.push('  tf.dropout = tfjs-core dropout (uniform noise drawn on the CPU and uploaded, then GPU ops); tf mask-mul = tf.mul(x, premade mask), GPU only');
+    out.push(
+      table(
+        ['elements', 'wgtrain GB/s', 'tf.dropout GB/s', 'ratio', 'tf mask-mul GB/s', 'ratio', 'wgtrain ms', 'tf.dropout ms', 'mask-mul ms'],
+        r.dropout.map((d) => [
+          String(d.elements),
+          num(d.wgtrain.gbps),
+          num(d.tfDropout.gbps),
+          d.ratioVsTfDropout.toFixed(2),
+          num(d.tfMaskMul.gbps),
+          d.ratioVsTfMaskMul.toFixed(2),
+          ms(d.wgtrain.ms),
+          ms(d.tfDropout.ms),
+          ms(d.tfMaskMul.ms),
+        ]),
+      ),
+    );
+  }
+  if (r.training.length) {
+    const t = r.options.train;
+    const h = TRAIN_HYPER;
+    out.push('');
+    out.push(`training step: forward + cross entropy (label smoothing ${h.labelSmoothing}) + backward + AdamW (lr ${h.lr}, betas ${h.beta1}/${h.beta2}, eps ${h.eps}, weight decay ${h.weightDecay}), no dropout;`);
+    out.push('  one synthetic Fashion-MNIST-shaped batch (pixels in [0,1), 10 classes) uploaded before timing; tfjs starts from wgtrain\'s initial weights');
+    out.push('  tfjs: tf ops (tf.fused.matMul dense layers, LayerNorm via tf.moments, erf GELU) + tf.variableGrads + tf.train.adam,');
+    out.push('  with AdamW\'s decoupled decay as one extra variable update p <- p(1 - lr wd) per decayed weight (tf.train.adam has no weight decay)');
+    out.push(`  timing: ${t.warmup} warm-up steps, then median over ${t.repeats} batches of back-to-back steps (~${t.targetMs} ms each), each ended by reading the last step's loss`);
+    out.push('  steps/s = 1000 / median ms per step; ratio = wgtrain / tfjs steps/s (> 1: wgtrain faster); GFLOP/step = 3 x forward matmul FLOPs');
+    out.push(
+      table(
+        ['model', 'batch', 'params', 'GFLOP/step', 'wgtrain steps/s', 'tfjs steps/s', 'ratio', 'wgtrain ms', 'tfjs ms', 'iters'],
+        r.training.map((row) => [
+          row.model,
+          String(row.spec.batch),
+          String(row.params),
+          (row.flopsPerStep / 1e9).toPrecision(3),
+          num(row.wgtrain.stepsPerSec),
+          num(row.tfjs.stepsPerSec),
+          row.ratio.toFixed(2),
+          ms(row.wgtrain.ms),
+          ms(row.tfjs.ms),
+          `${row.wgtrain.iters}/${row.tfjs.iters}`,
+        ]),
+      ),
+    );
+    const losses = (xs: number[]) => xs.map((v) => v.toFixed(4)).join(' ');
+    for (const row of r.training) {
+      out.push(`  ${row.model}: first-step loss wgtrain ${row.wgtrain.warmupLosses[0].toFixed(6)}, tfjs ${row.tfjs.warmupLosses[0].toFixed(6)} (rel diff ${row.firstLossRelDiff.toExponential(1)})`);
+      out.push(`    warm-up losses wgtrain ${losses(row.wgtrain.warmupLosses)} | tfjs ${losses(row.tfjs.warmupLosses)}`);
+      out.push(`    across the timed steps: wgtrain live buffers ${row.wgtrain.liveBuffersBefore} -> ${row.wgtrain.liveBuffersAfter}, tfjs tensors ${row.tfjs.tensorsBefore} -> ${row.tfjs.tensorsAfter}`);
+    }
+  }
   return out.join('\n');
 }
 
@@ -383,9 +446,10 @@ export function resultFileName(r: BenchResults): string {
   return `${r.runtime}-${r.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`;
 }
 
-/** "64,128" -> [64, 128]; sizes may be written as 2^18 too. Undefined or empty: undefined. */
+/** "64,128" -> [64, 128]; sizes may be written as 2^18 too; "none" -> []. Undefined or empty: undefined. */
 export function parseSizes(text: string | null | undefined, what: string): number[] | undefined {
   if (!text) return undefined;
+  if (text.trim() === 'none') return [];
   return text.split(',').map((s) => {
     const t = s.trim();
     const m = /^2\^(\d+)$/.exec(t);

@@ -3,9 +3,10 @@
  * TensorFlow.js's WebGPU backend on the same GPU object. Bundled by scripts/build-node.mjs into
  * dist-node/bench.mjs (which is also what runs on a GPU server, see bench/README.md).
  *
- * Environment: WGTRAIN_BENCH_MATMUL="256,1024" and WGTRAIN_BENCH_DROPOUT="2^20" override the sizes,
- * WGTRAIN_BENCH_REPEATS the repeat count, WGTRAIN_BENCH_OUT the results folder (default
- * bench/results). Without VK_ICD_FILENAMES / VK_DRIVER_FILES, Dawn is pointed at Chromium's
+ * Environment: WGTRAIN_BENCH_MATMUL="256,1024" and WGTRAIN_BENCH_DROPOUT="2^20" override the sizes
+ * ("none": skip), WGTRAIN_BENCH_TRAIN="mlp,vit:depth=4" the training-step models ("none": skip),
+ * WGTRAIN_BENCH_REPEATS the repeat count of the kernel rows, WGTRAIN_BENCH_OUT the results folder
+ * (default bench/results). Without VK_ICD_FILENAMES / VK_DRIVER_FILES, Dawn is pointed at Chromium's
  * SwiftShader when that is installed (CPU-only machines).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -29,8 +30,12 @@ Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: `node 
 
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-webgpu');
+// tfjs-core registers no gradients by itself (the @tensorflow/tfjs package imports this); the
+// training rows need them. Bundled from tfjs-core's ESM build (scripts/build-node.mjs: mainFields).
+await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 const wg = await import('../src/index.js');
 const { formatResults, parseSizes, resultFileName, runBenchmarks } = await import('./bench-core.js');
+const { parseTrainSpecs } = await import('./train-core.js');
 
 let exitCode = 0;
 try {
@@ -40,6 +45,7 @@ try {
   const results = await runBenchmarks(tf, 'node', {
     matmulSizes: parseSizes(process.env.WGTRAIN_BENCH_MATMUL, 'matmul'),
     dropoutSizes: parseSizes(process.env.WGTRAIN_BENCH_DROPOUT, 'dropout'),
+    trainSpecs: parseTrainSpecs(process.env.WGTRAIN_BENCH_TRAIN),
     repeats: process.env.WGTRAIN_BENCH_REPEATS ? Number(process.env.WGTRAIN_BENCH_REPEATS) : undefined,
     log: (line) => console.error(`  ${line}`),
   });

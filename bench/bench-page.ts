@@ -1,8 +1,11 @@
 /** Browser side of the benchmark (bench/bench.html): runs it and publishes the results on window.__bench. */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
+// tfjs-core registers no gradients by itself (the @tensorflow/tfjs package imports this); the training rows need them.
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { init, shutdown } from '../src/index.js';
 import { formatResults, parseSizes, runBenchmarks, type BenchResults } from './bench-core.js';
+import { parseTrainSpecs } from './train-core.js';
 
 export type BenchOutcome = { ok: true; results: BenchResults; text: string } | { ok: false; error: string };
 
@@ -29,6 +32,7 @@ async function main(): Promise<BenchOutcome> {
     const results = await runBenchmarks(tf, 'browser', {
       matmulSizes: parseSizes(q.get('matmul'), 'matmul'),
       dropoutSizes: parseSizes(q.get('dropout'), 'dropout'),
+      trainSpecs: parseTrainSpecs(q.get('train')),
       repeats: q.get('repeats') ? Number(q.get('repeats')) : undefined,
       log,
     });

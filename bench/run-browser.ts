@@ -3,8 +3,9 @@
  * SwiftShader unless WGTRAIN_BROWSER_GPU=1), prints the tables and writes
  * bench/results/browser-<date>.json. Bundled by scripts/build-node.mjs (npm packages external).
  *
- * Environment: WGTRAIN_BENCH_MATMUL, WGTRAIN_BENCH_DROPOUT, WGTRAIN_BENCH_REPEATS (as for
- * bench:node), WGTRAIN_BENCH_OUT (results folder), WGTRAIN_CHROMIUM (browser binary).
+ * Environment: WGTRAIN_BENCH_MATMUL, WGTRAIN_BENCH_DROPOUT, WGTRAIN_BENCH_TRAIN,
+ * WGTRAIN_BENCH_REPEATS (as for bench:node), WGTRAIN_BENCH_OUT (results folder), WGTRAIN_CHROMIUM
+ * (browser binary).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     server = await startPageServer(ROOT, join(ROOT, 'node_modules/.vite-bench'), [
       '@tensorflow/tfjs-core',
       '@tensorflow/tfjs-backend-webgpu',
+      '@tensorflow/tfjs-core/dist/register_all_gradients.js', // bench-page.ts: tfjs-core's gradients
       'wgsl-preprocessor/wgsl-preprocessor.js',
     ]);
     chromium = await launchChromium();
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     const params = new URLSearchParams();
     if (process.env.WGTRAIN_BENCH_MATMUL) params.set('matmul', process.env.WGTRAIN_BENCH_MATMUL);
     if (process.env.WGTRAIN_BENCH_DROPOUT) params.set('dropout', process.env.WGTRAIN_BENCH_DROPOUT);
+    if (process.env.WGTRAIN_BENCH_TRAIN !== undefined) params.set('train', process.env.WGTRAIN_BENCH_TRAIN);
     if (process.env.WGTRAIN_BENCH_REPEATS) params.set('repeats', process.env.WGTRAIN_BENCH_REPEATS);
     const url = `${server.origin}/bench/bench.html${params.size ? `?${params}` : ''}`;
     console.error(`bench: ${url} in ${process.env.WGTRAIN_BROWSER_GPU === '1' ? 'Chromium (GPU)' : 'Chromium (SwiftShader)'}`);

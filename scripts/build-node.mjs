@@ -44,6 +44,9 @@ for (const { entry, name } of entries) {
     target: 'node20',
     external: ['webgpu'],
     packages: externalPackages ? 'external' : undefined,
+    // ESM builds first (esbuild's Node default is main, then module): tfjs-core's CommonJS bundle
+    // leaves out its gradients, which only the ESM build's dist/register_all_gradients registers.
+    mainFields: ['module', 'main'],
     loader: { '.wgsl': 'text' },
     // CommonJS dependencies (tfjs-core's Node platform code) call require(); ESM output has none.
     banner: { js: "import { createRequire as __wgtrainCreateRequire } from 'node:module'; const require = __wgtrainCreateRequire(import.meta.url);" },
