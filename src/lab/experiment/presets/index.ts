@@ -1,0 +1,38 @@
+/**
+ * The experiment presets (one JSON file each, next to this file), by name. `preset(name)` returns a
+ * validated copy. DEFAULT_PRESET is what `npm run lab` runs without --preset: 'analysis', the
+ * smallest preset that still answers a question of the paper (the gradient analyses, with the
+ * final-loss table of none / standard / early on the side) and the one sized to finish in minutes
+ * on a GPU; the others are larger (early-dropout: 25 runs, ablations: 30).
+ */
+import { validateSpec } from '../spec.js';
+import type { ExperimentSpec } from '../types.js';
+import regimeFinder from './regime-finder.json';
+import earlyDropout from './early-dropout.json';
+import analysis from './analysis.json';
+import lateDropout from './late-dropout.json';
+import ablations from './ablations.json';
+
+/** In the order of the issue: 1 regime finder, 2 early dropout, 3 analysis, 4 late dropout, 5 ablations. */
+export const PRESETS: Readonly<Record<string, unknown>> = {
+  'regime-finder': regimeFinder,
+  'early-dropout': earlyDropout,
+  analysis,
+  'late-dropout': lateDropout,
+  ablations,
+};
+
+export const PRESET_NAMES = Object.keys(PRESETS);
+
+export const DEFAULT_PRESET = 'analysis';
+
+/** A validated deep copy of a preset; an unknown name is an error listing the known ones. */
+export function preset(name: string): ExperimentSpec {
+  const json = PRESETS[name];
+  if (json === undefined) throw new Error(`unknown preset '${name}' (known: ${PRESET_NAMES.join(', ')})`);
+  try {
+    return validateSpec(structuredClone(json));
+  } catch (e) {
+    throw new Error(`preset '${name}': ${(e as Error).message}`);
+  }
+}
