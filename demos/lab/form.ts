@@ -1,0 +1,362 @@
+/**
+ * The settings form of the lab: every field of an experiment spec (src/lab/experiment/types.ts)
+ * that a person would change — model and size, dataset, epochs, batch size, learning rate,
+ * regulariser, rate, mode, shape, cutoff, seeds, metric schedule — plus a JSON editor for the
+ * whole spec (cells included). The form edits a draft (plain JSON); the page validates it with
+ * the runner's own validateSpec and marks the fields its problems name.
+ */
+
+/** The draft: a spec as JSON, possibly invalid while being edited. */
+export type Draft = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+type Getter = () => unknown;
+type Setter = (v: unknown) => void;
+
+const MODEL_DEFAULTS: Record<string, Draft> = {
+  mlp: { kind: 'mlp', hiddenSizes: [256, 256], activation: 'relu' },
+  vit: { kind: 'vit', patchSize: 7, dim: 32, depth: 4, numHeads: 2, mlpRatio: 4 },
+  mixer: { kind: 'mixer', patchSize: 7, dim: 32, depth: 4, tokenMlpRatio: 0.5, channelMlpRatio: 4 },
+};
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else e.setAttribute(k, v);
+  }
+  e.append(...children);
+  return e;
+}
+
+/** Sets a key, or removes it for undefined (so an optional field left empty is absent, as in JSON presets). */
+function put(obj: Draft, key: string, v: unknown): void {
+  if (v === undefined) delete obj[key];
+  else obj[key] = v;
+}
+
+/** "" → undefined, else Number(text) (NaN stays NaN so that validation names the field). */
+function parseNumber(text: string): number | undefined {
+  const t = text.trim();
+  return t === '' ? undefined : Number(t);
+}
+
+/** "256, 256" → [256, 256]; an entry that is not a number stays as text so validation names it. */
+function parseList(text: string): unknown[] {
+  return text
+    .split(/[\s,]+/)
+    .filter((s) => s !== '')
+    .map((s) => (Number.isFinite(Number(s)) ? Number(s) : s));
+}
+
+export class SpecForm {
+  private draft: Draft = {};
+  private readonly fieldsEl: HTMLElement;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly onChange: (draft: Draft) => void,
+  ) {
+    this.fieldsEl = h('div');
+    root.replaceChildren(this.fieldsEl);
+  }
+
+  /** Shows a new draft (a preset, or JSON applied by the user). */
+  set(draft: Draft): void {
+    this.draft = draft;
+    this.render();
+  }
+
+  get value(): Draft {
+    return this.draft;
+  }
+
+  private changed(): void {
+    this.onChange(this.draft);
+  }
+
+  /** Marks the inputs whose data-field is named by a validation problem ("arms[1].p: ..."). */
+  markProblems(problems: readonly string[]): void {
+    const bad = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
+    for (const input of Array.from(this.root.querySelectorAll<HTMLElement>('[data-field]'))) {
+      const f = input.dataset.field!;
+      const invalid = [...bad].some((b) => b === f || b.startsWith(`${f}.`) || b.startsWith(`${f}[`));
+      if (invalid) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
+  }
+
+  // ---- field builders ----
+
+  private input(label: string, path: string, get: Getter, set: Setter, kind: 'number' | 'text' | 'list', opts: { step?: string; min?: string; hint?: string } = {}): HTMLElement {
+    const v = get();
+    const input = h('input', { type: kind === 'number' ? 'number' : 'text', 'data-field': path, 'aria-label': label });
+    if (kind === 'number') {
+      input.step = opts.step ?? 'any';
+      if (opts.min !== undefined) input.min = opts.min;
+      input.inputMode = 'decimal';
+    }
+    input.value = v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
+    input.addEventListener('input', () => {
+      set(kind === 'number' ? parseNumber(input.value) : kind === 'list' ? parseList(input.value) : input.value.trim() || undefined);
+      this.changed();
+    });
+    const wrap = h('label', { class: 'field' }, h('span', {}, label), input);
+    if (opts.hint) wrap.title = opts.hint;
+    return wrap;
+  }
+
+  private select(label: string, path: string, options: [string, string][], get: Getter, set: (v: string) => void, rerender = false): HTMLElement {
+    const sel = h('select', { 'data-field': path, 'aria-label': label });
+    for (const [value, text] of options) sel.append(h('option', { value }, text));
+    sel.value = String(get() ?? '');
+    sel.addEventListener('change', () => {
+      set(sel.value);
+      if (rerender) this.render();
+      this.changed();
+    });
+    return h('label', { class: 'field' }, h('span', {}, label), sel);
+  }
+
+  private checkbox(label: string, path: string, get: () => boolean, set: (v: boolean) => void, rerender = false): HTMLElement {
+    const box = h('input', { type: 'checkbox', 'data-field': path });
+    box.checked = get();
+    box.addEventListener('change', () => {
+      set(box.checked);
+      if (rerender) this.render();
+      this.changed();
+    });
+    return h('label', { class: 'field inline' }, box, h('span', {}, label));
+  }
+
+  private num(label: string, obj: () => Draft, key: string, path: string, opts: { step?: string; min?: string; hint?: string } = {}): HTMLElement {
+    return this.input(label, path, () => obj()[key], (v) => put(obj(), key, v), 'number', opts);
+  }
+
+  // ---- sections ----
+
+  private render(): void {
+    const d = this.draft;
+    const sections = h('div', { class: 'grid' });
+    sections.append(this.modelSection(d), this.dataSection(d), this.trainingSection(d), this.metricsSection(d));
+    const cells = Array.isArray(d.cells) && d.cells.length > 0 ? this.cellsNote(d.cells) : null;
+    this.fieldsEl.replaceChildren(sections, this.armsSection(d), ...(cells ? [cells] : []));
+  }
+
+  private modelSection(d: Draft): HTMLElement {
+    d.model ??= structuredClone(MODEL_DEFAULTS.mlp);
+    const m = () => this.draft.model as Draft;
+    const fields = h('div', { class: 'fields' });
+    fields.append(
+      this.select(
+        'kind',
+        'model.kind',
+        [
+          ['mlp', 'MLP'],
+          ['vit', 'ViT'],
+          ['mixer', 'MLP-Mixer'],
+        ],
+        () => m().kind,
+        (v) => {
+          if (v !== m().kind) this.draft.model = structuredClone(MODEL_DEFAULTS[v]);
+        },
+        true,
+      ),
+    );
+    const kind = m().kind;
+    if (kind === 'mlp') {
+      fields.append(
+        this.input('hidden sizes', 'model.hiddenSizes', () => m().hiddenSizes, (v) => put(m(), 'hiddenSizes', v), 'list', { hint: 'comma-separated widths, e.g. 256, 256' }),
+        this.select('activation', 'model.activation', [['relu', 'ReLU'], ['gelu', 'GELU']], () => m().activation ?? 'relu', (v) => put(m(), 'activation', v)),
+      );
+    } else {
+      fields.append(this.num('patch size', m, 'patchSize', 'model.patchSize', { step: '1', min: '1' }), this.num('width (dim)', m, 'dim', 'model.dim', { step: '1', min: '1' }), this.num('depth', m, 'depth', 'model.depth', { step: '1', min: '1' }));
+      if (kind === 'vit') fields.append(this.num('heads', m, 'numHeads', 'model.numHeads', { step: '1', min: '1' }), this.num('MLP ratio', m, 'mlpRatio', 'model.mlpRatio'));
+      else fields.append(this.num('token-MLP ratio', m, 'tokenMlpRatio', 'model.tokenMlpRatio'), this.num('channel-MLP ratio', m, 'channelMlpRatio', 'model.channelMlpRatio'));
+    }
+    return h('fieldset', {}, h('legend', {}, 'Model'), fields);
+  }
+
+  private dataSection(d: Draft): HTMLElement {
+    d.data ??= { kind: 'synthetic' };
+    const data = () => this.draft.data as Draft;
+    const fields = h('div', { class: 'fields' });
+    fields.append(
+      this.select(
+        'dataset',
+        'data.kind',
+        [
+          ['synthetic', 'synthetic'],
+          ['fashion-mnist', 'Fashion-MNIST'],
+        ],
+        () => data().kind,
+        (v) => {
+          data().kind = v;
+          // Generator settings mean nothing for Fashion-MNIST (and validation rejects them).
+          if (v === 'fashion-mnist') {
+            delete data().seed;
+            delete data().imageSize;
+          }
+        },
+        true,
+      ),
+      this.num('train images', data, 'trainSize', 'data.trainSize', { step: '1', min: '1', hint: 'empty: all (Fashion-MNIST 60000, synthetic 6000)' }),
+      this.num('test images', data, 'testSize', 'data.testSize', { step: '1', min: '1', hint: 'empty: all (Fashion-MNIST 10000, synthetic 1000)' }),
+    );
+    if (data().kind === 'synthetic') {
+      fields.append(this.num('image side', data, 'imageSize', 'data.imageSize', { step: '1', min: '2' }), this.num('data seed', data, 'seed', 'data.seed', { step: '1', min: '0' }));
+    }
+    return h('fieldset', {}, h('legend', {}, 'Data'), fields);
+  }
+
+  private trainingSection(d: Draft): HTMLElement {
+    const top = () => this.draft;
+    const fields = h('div', { class: 'fields' });
+    fields.append(
+      this.num('epochs', top, 'epochs', 'epochs', { step: '1', min: '1' }),
+      this.num('batch size', top, 'batchSize', 'batchSize', { step: '1', min: '1' }),
+      this.num('learning rate', top, 'lr', 'lr', { min: '0' }),
+      this.num('min LR (cosine floor)', top, 'minLr', 'minLr', { min: '0' }),
+      this.num('weight decay', top, 'weightDecay', 'weightDecay', { min: '0' }),
+      this.num('warmup epochs', top, 'warmupEpochs', 'warmupEpochs', { min: '0' }),
+      this.num('label smoothing', top, 'labelSmoothing', 'labelSmoothing', { min: '0' }),
+      this.input('seeds', 'seeds', () => d.seeds, (v) => put(this.draft, 'seeds', v), 'list', { hint: 'comma-separated; paired across modes' }),
+    );
+    return h('fieldset', {}, h('legend', {}, 'Training'), fields);
+  }
+
+  private metricsSection(d: Draft): HTMLElement {
+    const m = () => this.draft.metrics as Draft;
+    const fields = h('div', { class: 'fields' });
+    fields.append(
+      this.checkbox(
+        'measure gradient norm, distance, GDV, GDE',
+        'metrics',
+        () => d.metrics !== undefined,
+        (on) => {
+          if (on) this.draft.metrics = { denseEvery: 10, denseUntil: 100, every: 50, numBatches: 16, directions: true };
+          else delete this.draft.metrics;
+        },
+        true,
+      ),
+    );
+    if (d.metrics) {
+      fields.append(
+        this.num('every … steps (dense)', m, 'denseEvery', 'metrics.denseEvery', { step: '1', min: '1' }),
+        this.num('dense until step', m, 'denseUntil', 'metrics.denseUntil', { step: '1', min: '0' }),
+        this.num('then every … steps', m, 'every', 'metrics.every', { step: '1', min: '1' }),
+        this.num('|G| gradients', m, 'numBatches', 'metrics.numBatches', { step: '1', min: '2' }),
+        this.checkbox('GDV and GDE', 'metrics.directions', () => m().directions !== false, (on) => put(m(), 'directions', on)),
+      );
+    }
+    return h('fieldset', {}, h('legend', {}, 'Analysis metrics'), fields);
+  }
+
+  private armsSection(d: Draft): HTMLElement {
+    d.arms ??= [];
+    const arms = d.arms as Draft[];
+    const table = h('table', { class: 'arms' });
+    table.append(h('thead', {}, h('tr', {}, ...['name', 'regulariser', 'mode', 'rate p', 'shape', 'cutoff (epochs)', ''].map((t) => h('th', {}, t)))));
+    const body = h('tbody');
+    arms.forEach((arm, i) => {
+      const path = `arms[${i}]`;
+      const cell = (child: HTMLElement) => {
+        // Inside the table the label text is the column header.
+        child.querySelector('span')?.remove();
+        return h('td', {}, child);
+      };
+      const a = () => (this.draft.arms as Draft[])[i];
+      const mode = arm.mode;
+      const remove = h('button', { type: 'button', class: 'danger small', title: `Remove ${arm.name ?? 'this mode'}` }, '✕');
+      remove.addEventListener('click', () => {
+        (this.draft.arms as Draft[]).splice(i, 1);
+        this.render();
+        this.changed();
+      });
+      const pInput = this.num('p', a, 'p', `${path}.p`, { min: '0', step: '0.05' });
+      const cutoff = this.num('cutoff', a, 'cutoffEpochs', `${path}.cutoffEpochs`, { min: '0' });
+      if (mode === 'none') pInput.querySelector('input')!.disabled = true;
+      if (mode !== 'early' && mode !== 'late') cutoff.querySelector('input')!.disabled = true;
+      body.append(
+        h(
+          'tr',
+          {},
+          cell(this.input('name', `${path}.name`, () => arm.name, (v) => put(a(), 'name', v), 'text')),
+          cell(
+            this.select(
+              'regulariser',
+              `${path}.regularizer`,
+              [
+                ['dropout', 'dropout'],
+                ['stochastic-depth', 'stochastic depth'],
+              ],
+              () => arm.regularizer,
+              (v) => (a().regularizer = v),
+            ),
+          ),
+          cell(
+            this.select(
+              'mode',
+              `${path}.mode`,
+              ['none', 'standard', 'early', 'late'].map((m) => [m, m] as [string, string]),
+              () => mode,
+              (v) => {
+                const x = a();
+                x.mode = v;
+                // Keep the arm valid as the mode changes: no rate for none, cutoffs only for early/late.
+                if (v === 'none') for (const k of ['p', 'shape', 'cutoffEpochs']) delete x[k];
+                else x.p ??= 0.1;
+                if (v !== 'early' && v !== 'late') delete x.cutoffEpochs;
+                else x.cutoffEpochs ??= 1;
+                if (v !== 'early' && x.shape === 'linear') delete x.shape;
+              },
+              true,
+            ),
+          ),
+          cell(pInput),
+          cell(
+            this.select(
+              'shape',
+              `${path}.shape`,
+              [
+                ['', '—'],
+                ['constant', 'constant'],
+                ['linear', 'linear'],
+              ],
+              () => arm.shape ?? '',
+              (v) => put(a(), 'shape', v || undefined),
+            ),
+          ),
+          cell(cutoff),
+          h('td', {}, remove),
+        ),
+      );
+    });
+    table.append(body);
+    const add = h('button', { type: 'button', class: 'secondary small' }, '+ add mode');
+    add.addEventListener('click', () => {
+      const names = new Set(arms.map((x) => x.name));
+      let n = arms.length + 1;
+      while (names.has(`mode-${n}`)) n++;
+      (this.draft.arms as Draft[]).push({ name: `mode-${n}`, regularizer: 'dropout', mode: 'standard', p: 0.1 });
+      this.render();
+      this.changed();
+    });
+    return h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Modes (arms)'),
+      h('p', { class: 'small muted', style: 'margin:0 0 .4rem' }, 'Every mode trains with every seed; a seed gives the same initial weights and data order in every mode.'),
+      h('div', { class: 'table-wrap' }, table),
+      h('div', { class: 'toolbar', style: 'margin-top:.5rem' }, add),
+    );
+  }
+
+  private cellsNote(cells: Draft[]): HTMLElement {
+    const names = cells.map((c) => c.name).join(', ');
+    return h(
+      'p',
+      { class: 'notice info small', 'data-cells': String(cells.length) },
+      `This experiment has ${cells.length} cells (${names}): model and data variants that override the fields above. Edit them in the JSON below.`,
+    );
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Shared by the end-to-end tests of the demo pages: a Vite dev server for the repository (pages
+ * at /demos/*.html, as `npm run demo` serves them), headless Chromium with WebGPU on SwiftShader
+ * (bench/browser.ts), console-error collection, and screenshots at a laptop and a phone size into
+ * artifacts/screenshots/ (not committed) for a person to look at.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'puppeteer';
+import { launchChromium, startPageServer, watchPage, type ChromiumSession, type PageLog, type PageServer } from '../../bench/browser.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SCREENSHOT_DIR = join(ROOT, 'artifacts', 'screenshots');
+
+/** The npm packages the demo pages import, optimised before the first request (no mid-test reload). */
+const PREBUNDLE = ['wgsl-preprocessor/wgsl-preprocessor.js', 'vega', 'vega-lite', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
+
+export const VIEWPORTS = {
+  laptop: { width: 1280, height: 800, deviceScaleFactor: 1 },
+  // Not isMobile: switching that makes puppeteer reload the page (and lose its state).
+  phone: { width: 390, height: 844, deviceScaleFactor: 1 },
+} as const;
+
+export interface DemoSession {
+  server: PageServer;
+  chromium: ChromiumSession;
+  close(): Promise<void>;
+}
+
+/** A dev server (its own dependency cache, so test files can run side by side) and a browser. */
+export async function openDemoSession(name: string): Promise<DemoSession> {
+  const server = await startPageServer(ROOT, join(ROOT, 'node_modules', `.vite-e2e-${name}`), PREBUNDLE);
+  let chromium: ChromiumSession;
+  try {
+    chromium = await launchChromium();
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+  return {
+    server,
+    chromium,
+    async close() {
+      try {
+        await chromium.close();
+      } finally {
+        await server.close();
+      }
+    },
+  };
+}
+
+/** A new page whose console errors, uncaught errors and failed requests are recorded. */
+export async function openPage(session: DemoSession, options: { withoutWebGpu?: boolean } = {}): Promise<{ page: Page; log: PageLog }> {
+  const page = await session.chromium.browser.newPage();
+  await page.setViewport(VIEWPORTS.laptop);
+  if (options.withoutWebGpu) {
+    // A browser without WebGPU, as far as the page can tell: navigator.gpu is undefined before any script runs.
+    await page.evaluateOnNewDocument(() => {
+      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+    });
+  }
+  const log = watchPage(page, (line) => {
+    if (process.env.WGTRAIN_E2E_VERBOSE) console.log(line);
+  });
+  return { page, log };
+}
+
+/** Waits for `fn` in the page, or fails with what the page logged. */
+export async function waitInPage<T>(page: Page, log: PageLog, what: string, fn: () => T, timeoutMs: number): Promise<void> {
+  try {
+    await page.waitForFunction(fn, { timeout: timeoutMs, polling: 200 });
+  } catch (e) {
+    throw new Error(`${what}: not within ${timeoutMs / 1000} s (${(e as Error).message}). Page output:\n${log.lines.join('\n') || '(none)'}`);
+  }
+}
+
+/**
+ * Full-page screenshots at laptop and phone size: artifacts/screenshots/<name>-laptop.png and
+ * -phone.png. Also measures, at each size, by how many pixels the page is wider than the screen
+ * (0 when nothing sticks out sideways). The page is left at laptop size.
+ */
+export async function screenshots(page: Page, name: string): Promise<{ paths: string[]; overflow: Record<keyof typeof VIEWPORTS, number> }> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const paths: string[] = [];
+  const overflow = { laptop: 0, phone: 0 };
+  for (const size of Object.keys(VIEWPORTS) as (keyof typeof VIEWPORTS)[]) {
+    await page.setViewport(VIEWPORTS[size]);
+    // Charts follow their container's width on window resize; give them a moment to redraw.
+    await new Promise((r) => setTimeout(r, 500));
+    overflow[size] = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const path = join(SCREENSHOT_DIR, `${name}-${size}.png`) as `${string}.png`;
+    await page.screenshot({ path, fullPage: true });
+    paths.push(path);
+  }
+  await page.setViewport(VIEWPORTS.laptop);
+  return { paths, overflow };
+}
