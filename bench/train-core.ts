@@ -112,12 +112,24 @@ export function vitSpec(depth: number, overrides: Partial<VitTrainSpec> = {}): V
  * the MLP at batch 128 and the depth-2 ViT at batch 32, so that the whole bench stays within a few
  * minutes; the model is the same, only the ViT's batch is smaller.
  */
+/**
+ * The lab presets' models (src/lab/experiment/presets/*.json, MLP ratio 4 as ViT's default) at the
+ * presets' batch of 128: `vit-xs` trains in regime-finder, early-dropout, analysis and ablations,
+ * `vit-m` in regime-finder and late-dropout. bench/torch_train_step.py knows the same names.
+ */
+export const PRESET_VITS: Record<string, VitTrainSpec> = {
+  'vit-xs': vitSpec(4, { dim: 32, heads: 2, mlpRatio: 4 }),
+  'vit-m': vitSpec(4, { dim: 128, heads: 4, mlpRatio: 4 }),
+};
+
 export function defaultTrainSpecs(software: boolean): TrainSpec[] {
-  return software ? [MLP_SPEC, vitSpec(2, { batch: 32 })] : [MLP_SPEC, vitSpec(2), vitSpec(4)];
+  return software
+    ? [MLP_SPEC, vitSpec(2, { batch: 32 })]
+    : [MLP_SPEC, vitSpec(2), vitSpec(4), PRESET_VITS['vit-xs'], PRESET_VITS['vit-m']];
 }
 
 /**
- * "mlp,vit" -> specs. `vit` takes options after colons: `vit:depth=4:dim=128:heads=8:batch=64`
+ * "mlp,vit" -> specs. `vit` (and the presets' `vit-xs`, `vit-m`) take options after colons: `vit:depth=4:dim=128:heads=8:batch=64`
  * (also mlpRatio, patch); `mlp:batch=256`. "none" (or "") -> no training rows. Undefined -> undefined.
  */
 export function parseTrainSpecs(text: string | null | undefined): TrainSpec[] | undefined {
@@ -140,10 +152,10 @@ export function parseTrainSpecs(text: string | null | undefined): TrainSpec[] | 
       for (const k of Object.keys(kv)) if (k !== 'batch') throw new Error(`bench: unknown mlp option '${k}' (only batch)`);
       return { ...MLP_SPEC, batch: int('batch', kv.batch ?? MLP_SPEC.batch) };
     }
-    if (kind === 'vit') {
+    if (kind === 'vit' || Object.hasOwn(PRESET_VITS, kind)) {
       const known = ['depth', 'dim', 'heads', 'batch', 'mlpRatio', 'patch'];
       for (const k of Object.keys(kv)) if (!known.includes(k)) throw new Error(`bench: unknown vit option '${k}' (known: ${known.join(', ')})`);
-      const d = vitSpec(2);
+      const d = kind === 'vit' ? vitSpec(2) : PRESET_VITS[kind];
       const spec = vitSpec(int('depth', kv.depth ?? d.depth), {
         dim: int('dim', kv.dim ?? d.dim),
         heads: int('heads', kv.heads ?? d.heads),
@@ -155,7 +167,7 @@ export function parseTrainSpecs(text: string | null | undefined): TrainSpec[] | 
       if (spec.imageSize % spec.patchSize !== 0) throw new Error(`bench: vit patch ${spec.patchSize} does not divide ${spec.imageSize}`);
       return spec;
     }
-    throw new Error(`bench: unknown training model '${kind}' (expected mlp or vit)`);
+    throw new Error(`bench: unknown training model '${kind}' (expected mlp, vit, ${Object.keys(PRESET_VITS).join(', ')})`);
   });
 }
 
