@@ -11,6 +11,9 @@
  * tfjs's batches interleaved so that drift (clocks, thermals) hits both alike.
  */
 import * as wg from '../src/index.js';
+import { defineKernel } from '../src/runtime/kernel.js';
+import { grid1d, Params } from '../src/nn/functional/util.js';
+import copySrc from './copy.wgsl';
 import type * as TF from '@tensorflow/tfjs-core';
 import { benchTrainStep, defaultTrainSpecs, TRAIN_HYPER, type TrainRow, type TrainSpec } from './train-core.js';
 
@@ -63,6 +66,20 @@ export interface DropoutRow {
   tfMaskMul: Timing & { gbps: number };
   ratioVsTfDropout: number;
   ratioVsTfMaskMul: number;
+  /**
+   * The backward: `y.backward({ grad, retainGraph: true })` through autograd on a recorded dropout,
+   * i.e. the same fused kernel run on the output gradient (mask regenerated from the key).
+   */
+  backward: Timing & { gbps: number };
+  /** The plain vec4 copy kernel (bench/copy.wgsl), one entry per vec4s-per-thread variant. */
+  copies: (Timing & { gbps: number; vec4sPerThread: number })[];
+  /** The fastest of `copies`: the bandwidth reference of this run. */
+  copy: Timing & { gbps: number; vec4sPerThread: number };
+  /** wgtrain forward / backward GB/s as a fraction of `copy`'s (1 = copy speed). */
+  forwardVsCopy: number;
+  backwardVsCopy: number;
+  /** wgtrain backward GB/s / tf mask-mul GB/s (a backward in tfjs is a multiply by the saved mask). */
+  backwardRatioVsTfMaskMul: number;
 }
 
 export interface AdapterSummary {
@@ -242,6 +259,42 @@ async function benchMatmul(tf: Tf, n: number, repeats: number, targetMs: number)
   }
 }
 
+const COPY = defineKernel('bench-copy', copySrc);
+/** Vec4s per thread of the copy variants timed beside dropout; the best one is the reference. */
+const COPY_VEC4S_PER_THREAD = [1, 2, 4];
+
+/** Records y = x (n f32, as ceil(n / 4) vec4s) with bench/copy.wgsl. */
+function recordCopy(x: wg.Tensor, y: wg.Tensor, vec4sPerThread: number): void {
+  const nvec = Math.ceil(x.size / 4);
+  wg.engine().dispatch({
+    kernel: COPY,
+    defines: { VEC4S: vec4sPerThread },
+    buffers: [x.buffer('bench copy'), y.buffer('bench copy')],
+    uniforms: new Params().u32(nvec).bytes(),
+    workgroups: grid1d(Math.ceil(nvec / vec4sPerThread)),
+  });
+}
+
+/** The copy baseline must copy: a kernel that skipped work would look fast. */
+async function checkCopy(): Promise<string> {
+  const n = (1 << 16) + 4;
+  const data = hostData(n, 31);
+  const x = wg.tensor(data, [n]);
+  try {
+    for (const v of COPY_VEC4S_PER_THREAD) {
+      const y = wg.zeros([n]);
+      recordCopy(x, y, v);
+      const out = await y.toArray();
+      y.dispose();
+      const bad = out.findIndex((e, i) => e !== data[i]);
+      if (bad >= 0) throw new Error(`bench: the copy kernel (${v} vec4s per thread) gave ${out[bad]} at ${bad}, expected ${data[bad]}`);
+    }
+  } finally {
+    x.dispose();
+  }
+  return `copy kernel (${COPY_VEC4S_PER_THREAD.join(', ')} vec4s per thread): copies ${n} elements exactly`;
+}
+
 async function benchDropout(tf: Tf, n: number, p: number, repeats: number, targetMs: number): Promise<DropoutRow> {
   const data = hostData(n, 21);
   const x = wg.tensor(data, [n]);
@@ -252,20 +305,36 @@ async function benchDropout(tf: Tf, n: number, p: number, repeats: number, targe
     maskData[i] = s / 4294967296 >= p ? 1 / (1 - p) : 0;
   }
   const tmask = tf.tensor1d(maskData);
+  // The backward through autograd: one recorded dropout whose graph is kept, so each call runs just
+  // the backward (the fused kernel on the gradient) and hands x its gradient, freed at once.
+  const xg = wg.tensor(data, [n], { requiresGrad: true });
+  const yg = wg.dropout(xg, p, { seed: 6, offset: 0 });
+  const grad = wg.tensor(hostData(n, 22), [n]);
+  const copyOut = wg.zeros([n]);
   let call = 0;
   try {
-    const [ours, tfDrop, tfMul] = await timeCases(
+    const [ours, tfDrop, tfMul, back, ...copyTimes] = await timeCases(
       [
         // A fresh Philox offset per call, as a training loop would use.
         { run: () => wg.dropout(x, p, { seed: 5, offset: (call++ * n) % 2 ** 31 }).dispose(), sync: wgSync },
         { run: () => tf.tidy(() => tf.dropout(tx, p)).dispose(), sync: tfSync(tf) },
         { run: () => tf.mul(tx, tmask).dispose(), sync: tfSync(tf) },
+        {
+          run: () => {
+            yg.backward({ grad, retainGraph: true });
+            xg.zeroGrad();
+          },
+          sync: wgSync,
+        },
+        ...COPY_VEC4S_PER_THREAD.map((v) => ({ run: () => recordCopy(x, copyOut, v), sync: wgSync })),
       ],
       repeats,
       targetMs,
     );
     const bytes = 8 * n;
     const gbps = (t: Timing) => bytes / (t.ms * 1e6);
+    const copies = copyTimes.map((t, i) => ({ ...t, gbps: gbps(t), vec4sPerThread: COPY_VEC4S_PER_THREAD[i] }));
+    const copy = copies.reduce((best, c) => (c.gbps > best.gbps ? c : best));
     return {
       elements: n,
       bytes,
@@ -274,9 +343,15 @@ async function benchDropout(tf: Tf, n: number, p: number, repeats: number, targe
       tfMaskMul: { ...tfMul, gbps: gbps(tfMul) },
       ratioVsTfDropout: gbps(ours) / gbps(tfDrop),
       ratioVsTfMaskMul: gbps(ours) / gbps(tfMul),
+      backward: { ...back, gbps: gbps(back) },
+      copies,
+      copy,
+      forwardVsCopy: gbps(ours) / copy.gbps,
+      backwardVsCopy: gbps(back) / copy.gbps,
+      backwardRatioVsTfMaskMul: gbps(back) / gbps(tfMul),
     };
   } finally {
-    x.dispose();
+    [x, xg, yg, grad, copyOut].forEach((t) => t.dispose());
     [tx, tmask].forEach((t) => t.dispose());
   }
 }
@@ -308,7 +383,7 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
 
   const checks: string[] = [];
   if (matmulSizes.length) checks.push(await checkMatmulAgrees(tf, Math.min(...matmulSizes)));
-  if (dropoutSizes.length) checks.push(await checkDropout(p));
+  if (dropoutSizes.length) checks.push(await checkDropout(p), await checkCopy());
   checks.forEach((c) => log(`check: ${c}`));
 
   const matmul: MatmulRow[] = [];
@@ -320,7 +395,7 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
   const dropout: DropoutRow[] = [];
   for (const n of dropoutSizes) {
     const row = await benchDropout(tf, n, p, repeats, targetMs);
-    log(`dropout n=${n}: wgtrain ${row.wgtrain.gbps.toFixed(2)} GB/s, tf.dropout ${row.tfDropout.gbps.toFixed(2)}, tf mul-by-mask ${row.tfMaskMul.gbps.toFixed(2)}`);
+    log(`dropout n=${n}: wgtrain ${row.wgtrain.gbps.toFixed(2)} GB/s (backward ${row.backward.gbps.toFixed(2)}), tf.dropout ${row.tfDropout.gbps.toFixed(2)}, tf mul-by-mask ${row.tfMaskMul.gbps.toFixed(2)}, copy ${row.copy.gbps.toFixed(2)}`);
     dropout.push(row);
   }
   // A training step takes seconds on SwiftShader: fewer, longer batches there.
@@ -400,6 +475,28 @@ export function formatResults(r: BenchResults): string {
           ms(d.wgtrain.ms),
           ms(d.tfDropout.ms),
           ms(d.tfMaskMul.ms),
+        ]),
+      ),
+    );
+    out.push('');
+    out.push('dropout against a plain copy (bench/copy.wgsl, y = x as vec4s; the best of 1, 2, 4 vec4s per thread): the same 8 bytes/element,');
+    out.push('  so "% copy" is the share of the bandwidth a kernel that reads x and writes y reaches on this adapter in this run;');
+    out.push('  backward = y.backward({ grad }) through autograd (the fused kernel on the gradient, mask regenerated)');
+    out.push(
+      table(
+        ['elements', 'copy GB/s', 'vec4s', 'fwd GB/s', 'fwd % copy', 'bwd GB/s', 'bwd % copy', 'bwd / mask-mul', 'copy ms', 'fwd ms', 'bwd ms'],
+        r.dropout.map((d) => [
+          String(d.elements),
+          num(d.copy.gbps),
+          String(d.copy.vec4sPerThread),
+          num(d.wgtrain.gbps),
+          (100 * d.forwardVsCopy).toFixed(0),
+          num(d.backward.gbps),
+          (100 * d.backwardVsCopy).toFixed(0),
+          d.backwardRatioVsTfMaskMul.toFixed(2),
+          ms(d.copy.ms),
+          ms(d.wgtrain.ms),
+          ms(d.backward.ms),
         ]),
       ),
     );

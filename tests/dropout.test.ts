@@ -13,7 +13,7 @@ import {
   Tensor,
   type DropoutOptions,
 } from '../src/index.js';
-import { dropoutKeepMask, keepThreshold, mulhilo32, philox4x32 } from './reference/philox.js';
+import { blockDraw, dropoutKeepMask, keepThreshold, mulhilo32, philox4x32 } from './reference/philox.js';
 
 useGpu();
 
@@ -95,11 +95,23 @@ describe('Philox4x32-10 CPU reference', () => {
       .toEqual(['d16cfe09', '94fdcceb', '5001e420', '24126ea1']);
   });
 
-  test('keep threshold is round(p * 2^32), clamped to a u32', () => {
+  test('keep threshold is round(p * 2^16)', () => {
     expect(keepThreshold(0)).toBe(0);
-    expect(keepThreshold(0.5)).toBe(2 ** 31);
-    expect(keepThreshold(0.1)).toBe(429496730); // 429496729.6 rounds up
-    expect(keepThreshold(1 - 2 ** -53)).toBe(2 ** 32 - 1);
+    expect(keepThreshold(0.5)).toBe(2 ** 15);
+    expect(keepThreshold(0.1)).toBe(6554); // 6553.6 rounds up: the rate is 6554 / 65536 = 0.100006
+    expect(keepThreshold(2 ** -18)).toBe(0); // below 2^-17: nothing is dropped
+    expect(keepThreshold(2 ** -17)).toBe(1); // half rounds up
+    expect(keepThreshold(1 - 2 ** -16)).toBe(2 ** 16 - 1);
+    expect(keepThreshold(1 - 2 ** -53)).toBe(2 ** 16); // within 2^-17 of 1: nothing is kept
+  });
+
+  test('a block of eight elements takes the low halves of the four words, then the high halves', () => {
+    const words = philox4x32([3, 9, 0, 0], [17, 0]);
+    const draws = Array.from({ length: 8 }, (_, j) => blockDraw(words, j));
+    expect(draws).toEqual([...Array.from(words, (w) => w & 0xffff), ...Array.from(words, (w) => w >>> 16)]);
+    // Elements 24 .. 31 are block 3 of offset 9 under seed 17.
+    const threshold = keepThreshold(0.5);
+    expect(Array.from(dropoutKeepMask(8, 0.5, 17, 9, 24))).toEqual(draws.map((d) => (d >= threshold ? 1 : 0)));
   });
 });
 
@@ -119,14 +131,14 @@ describe('dropout forward', () => {
 
       let kept = 0;
       for (let i = 0; i < n; i++) kept += yHost[i] !== 0 ? 1 : 0;
-      const q = 1 - p;
+      const q = 1 - keepThreshold(p) / 2 ** 16; // the quantised rate (p itself is within 2^-17)
       const sigma = Math.sqrt(n * q * (1 - q));
       expect(Math.abs(kept - n * q), `p=${p}: kept ${kept} of ${n}`).toBeLessThan(4 * sigma);
 
       const keep = Uint8Array.from(yHost, (v) => (v !== 0 ? 1 : 0));
-      // Lag 1 pairs neighbours inside one Philox block (and across blocks); lag 4 pairs the same
-      // output word of consecutive counters.
-      for (const lag of [1, 4]) {
+      // Lag 1 pairs neighbours inside one Philox block (and across blocks); lag 4 pairs the low and
+      // high halves of one word; lag 8 pairs the same half-word of consecutive counters.
+      for (const lag of [1, 4, 8]) {
         const { r, pairs } = lagCorrelation(keep, lag);
         expect(Math.abs(r), `p=${p}: lag-${lag} correlation`).toBeLessThan(4 / Math.sqrt(pairs));
       }
@@ -135,7 +147,9 @@ describe('dropout forward', () => {
   });
 
   test('odd sizes and shapes match the reference bit for bit', async () => {
-    const shapes = [[1], [3], [4], [5], [17], [65], [129], [3, 5, 7], [2, 1, 9]];
+    // Lengths that are multiples of 4 run the whole-vec4 variant, the others the partial-tail one;
+    // 8 and 12 end on a block edge and mid-block.
+    const shapes = [[1], [3], [4], [5], [8], [12], [17], [65], [129], [3, 5, 7], [2, 1, 9], [4, 33]];
     for (const [k, shape] of shapes.entries()) {
       const n = shape.reduce((a, b) => a * b, 1);
       const xHost = Float32Array.from(randomArray(n, 50 + k, -3, 3));
@@ -155,30 +169,62 @@ describe('dropout forward', () => {
     y.dispose();
   });
 
-  test('keep rule at the boundary: keep when word >= round(p * 2^32)', async () => {
-    // Choose p so that round(p * 2^32) lands on element j's Philox word w (seed 42, offset 0,
-    // block 0) or just above it; the half-way cases pin the rounding (half up, not floor or ceil).
+  test('every element of a partial last vec4 or block is written (lengths 1 .. 17, few drops)', async () => {
+    // p = 0.05 keeps nearly everything, so an element the kernel forgot to write would show as a
+    // mismatch; fresh offsets and data per length keep a reused pool buffer from hiding one.
+    for (let n = 1; n <= 17; n++) {
+      const xHost = nonZeroData(n, 300 + n);
+      const x = tensor(xHost);
+      const y = dropout(x, 0.05, { seed: 9, offset: 100 + n });
+      expectDropoutOutput(await y.toArray(), xHost, dropoutKeepMask(n, 0.05, 9, 100 + n), 0.05);
+      x.dispose();
+      y.dispose();
+    }
+  });
+
+  test('keep rule at the boundary: keep when the 16-bit draw >= round(p * 2^16)', async () => {
+    // Choose p so that round(p * 2^16) lands on element j's draw h (seed 42, offset 0, block 0) or
+    // just above it; the half-way cases pin the rounding (half up, not floor or ceil).
     const words = philox4x32([0, 0, 0, 0], [42, 0]);
+    const draws = Array.from({ length: 8 }, (_, j) => blockDraw(words, j));
+    expect(draws.every((h) => h >= 1 && h <= 2 ** 16 - 2), `draws ${draws} leave room on both sides`).toBe(true);
     const cases: [string, number, number][] = [
-      ['threshold = w', 0, 1],
-      ['threshold = round(w + 0.4) = w', 0.4, 1],
-      ['threshold = round(w - 0.5) = w', -0.5, 1],
-      ['threshold = round(w + 0.5) = w + 1', 0.5, 0],
-      ['threshold = w + 1', 1, 0],
+      ['threshold = h', 0, 1],
+      ['threshold = round(h + 0.4) = h', 0.4, 1],
+      ['threshold = round(h - 0.5) = h', -0.5, 1],
+      ['threshold = round(h + 0.5) = h + 1', 0.5, 0],
+      ['threshold = h + 1', 1, 0],
     ];
-    for (let j = 0; j < 4; j++) {
+    for (let j = 0; j < 8; j++) {
       for (const [what, delta, kept] of cases) {
-        const mask = await gpuMask([4], (words[j] + delta) / 2 ** 32, { seed: 42 });
-        expect(mask[j], `lane ${j}, ${what}`).toBe(kept);
+        const mask = await gpuMask([8], (draws[j] + delta) / 2 ** 16, { seed: 42 });
+        expect(mask[j], `element ${j} (draw ${draws[j]}), ${what}`).toBe(kept);
       }
     }
   });
 
-  test('p just below 1: the threshold is clamped to 2^32 - 1 instead of wrapping to 0', async () => {
-    const p = 1 - 2 ** -40; // round(p * 2^32) = 2^32, which would wrap to "keep everything"
-    const mask = await gpuMask([4096], p, { seed: 12 });
-    expect(countDiffs(mask, dropoutKeepMask(4096, p, 12, 0))).toBe(0);
-    expect(mask.reduce((a, b) => a + b, 0)).toBe(0);
+  test('p near 1: 1 - 2^-16 keeps only draws of 65535; within 2^-17 of 1 nothing is kept', async () => {
+    const n = 1 << 18;
+    const p = 1 - 2 ** -16;
+    const mask = await gpuMask([n], p, { seed: 12 });
+    const reference = dropoutKeepMask(n, p, 12, 0);
+    expect(countDiffs(mask, reference)).toBe(0);
+    const kept = mask.reduce((a, b) => a + b, 0);
+    expect(kept, 'about 4 of 2^18 expected').toBeGreaterThan(0);
+    expect(kept, 'about 4 of 2^18 expected').toBeLessThan(20);
+    expect(kept).toBe(reference.reduce((a, b) => a + b, 0));
+    // round(p * 2^16) = 2^16: a u32 threshold that no 16-bit draw reaches (it must not wrap to 0).
+    const all = await gpuMask([4096], 1 - 2 ** -40, { seed: 12 });
+    expect(all.reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  test('the rate is quantised to 1/65536: p and its nearest multiple of 2^-16 give the same mask', async () => {
+    const n = 4096;
+    const base = await gpuMask([n], 6554 / 2 ** 16, { seed: 31 });
+    for (const p of [0.1, 6553.6 / 2 ** 16, 6554.4 / 2 ** 16]) {
+      expect(countDiffs(base, await gpuMask([n], p, { seed: 31 })), `p = ${p}`).toBe(0);
+    }
+    expect(countDiffs(base, dropoutKeepMask(n, 0.1, 31, 0))).toBe(0);
   });
 
   test('a dropped inf or NaN becomes 0; a kept one stays', async () => {
@@ -197,8 +243,9 @@ describe('dropout forward', () => {
   test('the mask does not depend on how the work is split: element i agrees across lengths and shapes', async () => {
     const opts = { seed: 2024, offset: 3 };
     const long = await gpuMask([100_003], 0.5, opts);
-    // Different lengths launch different workgroup counts and end in differently partial blocks.
-    for (const n of [1, 2, 5, 255, 1025, 4099, 70_001]) {
+    // Different lengths launch different workgroup counts and end in differently partial blocks;
+    // multiples of 4 run the other shader variant than the long (odd) tensor.
+    for (const n of [1, 2, 5, 8, 255, 1025, 1028, 4099, 70_001, 70_004]) {
       const short = await gpuMask([n], 0.5, opts);
       expect(countDiffs(short, long.subarray(0, n)), `n=${n}`).toBe(0);
     }

@@ -3,7 +3,8 @@
  * for the dropout keep rule of shaders/dropout.wgsl. Tests only.
  *
  * The 64-bit product is computed here with float64 arithmetic on a 16-bit split of one operand,
- * a different route from the shader's four 16x16 limb products, so a shared slip is unlikely.
+ * a different route from the shader's 16x16 limb products and carry columns, so a shared slip is
+ * unlikely.
  */
 
 export const PHILOX_M0 = 0xd2511f53;
@@ -13,6 +14,9 @@ export const PHILOX_W1 = 0xbb67ae85;
 
 const TWO_16 = 0x10000;
 const TWO_32 = 0x100000000;
+
+/** Elements per Philox call in the dropout rule: four 32-bit words, split into eight 16-bit draws. */
+export const DROPOUT_BLOCK = 8;
 
 /** [hi, lo] of the exact 64-bit product of two u32 values. */
 export function mulhilo32(a: number, b: number): [number, number] {
@@ -49,14 +53,22 @@ export function philox4x32(counter: ArrayLike<number>, key: ArrayLike<number>, r
   return out;
 }
 
-/** Keep when the 32-bit word is >= this: min(round(p * 2^32), 2^32 - 1). */
+/** Keep when the 16-bit draw is >= this: round(p * 2^16), in 0 .. 2^16 (2^16 keeps nothing). */
 export function keepThreshold(p: number): number {
-  return Math.min(Math.round(p * TWO_32), TWO_32 - 1);
+  return Math.round(p * TWO_16);
+}
+
+/**
+ * The 16-bit draw of element j (0..7) of a block from the block's four Philox words: the low half
+ * of word j for j < 4, the high half of word j - 4 for j >= 4.
+ */
+export function blockDraw(words: ArrayLike<number>, j: number): number {
+  return j < 4 ? words[j] % TWO_16 : Math.floor(words[j - 4] / TWO_16);
 }
 
 /**
  * The dropout keep mask (1 = kept) of elements start .. start+n-1 under (seed, offset): element i
- * takes word i % 4 of Philox(counter = (floor(i / 4), offset_lo, offset_hi, 0), key = (seed_lo, seed_hi)).
+ * takes draw i % 8 of Philox(counter = (floor(i / 8), offset_lo, offset_hi, 0), key = (seed_lo, seed_hi)).
  */
 export function dropoutKeepMask(n: number, p: number, seed: number, offset: number, start = 0): Uint8Array {
   const threshold = keepThreshold(p);
@@ -69,13 +81,13 @@ export function dropoutKeepMask(n: number, p: number, seed: number, offset: numb
   let block = -1;
   for (let k = 0; k < n; k++) {
     const i = start + k;
-    const b = Math.floor(i / 4);
+    const b = Math.floor(i / DROPOUT_BLOCK);
     if (b !== block) {
       counter[0] = b;
       philox4x32(counter, key, 10, words);
       block = b;
     }
-    mask[k] = words[i % 4] >= threshold ? 1 : 0;
+    mask[k] = blockDraw(words, i % DROPOUT_BLOCK) >= threshold ? 1 : 0;
   }
   return mask;
 }

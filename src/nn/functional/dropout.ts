@@ -1,11 +1,19 @@
 /**
  * Fused dropout (shaders/dropout.wgsl): Philox mask drawn on the GPU and scaling in one pass.
  *
- * The mask is counter-based: element i of a call with (seed, offset) is kept when word i % 4 of
- * Philox4x32-10(counter = (floor(i / 4), offset_lo, offset_hi, 0), key = (seed_lo, seed_hi)) is
- * >= threshold, threshold = min(round(p * 2^32), 2^32 - 1). Nothing is drawn on the CPU, the mask
- * does not depend on how the work is split, and backward regenerates it from (seed, offset) instead
- * of saving it (see the shader's header for why). Kept values are x * f32(1 / (1 - p)).
+ * The mask is counter-based: one Philox4x32-10 call, counter = (floor(i / 8), offset_lo, offset_hi, 0)
+ * and key = (seed_lo, seed_hi), gives four 32-bit words, i.e. eight 16-bit draws, one per element of
+ * a block of eight: element i with j = i % 8 draws the low half of word j (j < 4) or the high half of
+ * word j - 4 (j >= 4), and is kept when that draw is >= threshold = round(p * 2^16).
+ * Nothing is drawn on the CPU, the mask does not depend on how the work is split, and backward
+ * regenerates it from (seed, offset) instead of saving it (see the shader's header for why).
+ * Kept values are x * f32(1 / (1 - p)).
+ *
+ * Rate resolution: the drop probability is threshold / 2^16, p rounded to a multiple of 1/65536
+ * (p = 0.1 drops 6554/65536 = 0.100006 of the elements), which halves the generator's work per
+ * element against 32-bit draws. The scale stays 1 / (1 - p), as in PyTorch and FlashAttention, so
+ * E[y] / x = (1 - threshold / 2^16) / (1 - p) is within 2^-17 / (1 - p) of 1 (0.9999932 at p = 0.1).
+ * A p below 2^-17 drops nothing, and one within 2^-17 of 1 drops everything (threshold 2^16).
  *
  * Seeds. With an explicit `seed` the call is fully deterministic (`offset` defaults to 0; distinct
  * offsets give independent masks under one seed). Without one, the call draws from a default
@@ -32,8 +40,9 @@ export interface DropoutOptions {
   training?: boolean;
 }
 
-/** Elements handled by one thread (one Philox call yields four 32-bit words). */
-const ELEMENTS_PER_THREAD = 4;
+/** Elements handled by one thread: one Philox call yields four 32-bit words, eight 16-bit draws. */
+const ELEMENTS_PER_THREAD = 8;
+const TWO_16 = 2 ** 16;
 const TWO_32 = 2 ** 32;
 
 /** Seed of the default generator used by calls that give no seed. */
@@ -95,12 +104,13 @@ const lo32 = (v: number) => v % TWO_32;
 const hi32 = (v: number) => Math.floor(v / TWO_32);
 
 /**
- * The keep rule's threshold: keep when the 32-bit word is >= it. round(p * 2^32) is exact in float64
- * (a power-of-two scaling) and rounds half up; a p within 2^-33 of 1 would give 2^32, which does not
- * fit a u32, so it is clamped (P(keep) = 2^-32 there instead of 0).
+ * The keep rule's threshold: keep when the 16-bit draw is >= it. p * 2^16 is exact in float64 (a
+ * power-of-two scaling) and Math.round rounds half up. A p within 2^-17 of 1 gives 2^16, which no
+ * 16-bit draw reaches: everything is dropped, p's nearest multiple of 2^-16 being 1 (a u32 holds it,
+ * so unlike a 32-bit threshold it needs no clamp).
  */
 function dropoutThreshold(p: number): number {
-  return Math.min(Math.round(p * TWO_32), TWO_32 - 1);
+  return Math.round(p * TWO_16);
 }
 
 interface MaskKey {
@@ -119,6 +129,8 @@ function runDropout(x: Tensor, m: MaskKey): Tensor {
     .bytes();
   engine().dispatch({
     kernel: DROPOUT,
+    // Only a length that is not a multiple of 4 ends in a partial vec4 (see the shader).
+    defines: { PARTIAL: x.size % 4 !== 0 },
     buffers: [x.buffer('dropout'), out.buffer('dropout')],
     uniforms,
     workgroups: grid1d(Math.ceil(x.size / ELEMENTS_PER_THREAD)),
