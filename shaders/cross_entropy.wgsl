@@ -3,8 +3,11 @@
 // with logp = log_softmax(logits) along the classes.
 //
 // Three stages, one per define:
-//   FORWARD   one workgroup per row: per-row loss, plus the row's max m and log(sum exp(x - m))
-//             saved for backward (kept apart rather than added, so large logits keep their precision).
+//   FORWARD   per-row loss, plus the row's max m and log(sum exp(x - m)) saved for backward (kept
+//             apart rather than added, so large logits keep their precision). Two launch shapes
+//             (src/nn/functional/rows.ts picks one by C): SHORT, one thread per row looping over it
+//             serially in a fixed order (max and the shifted sum, then the sum of exp), WG rows per
+//             workgroup; otherwise one workgroup of WG threads per row with a tree reduction.
 //   REDUCE    one workgroup, deterministic: out = scale * sum_n loss_n (scale 1/N for 'mean', 1 for 'sum').
 //   BACKWARD  one thread per logit: dlogits = (softmax - q) * g_n * scale with
 //             q = (1 - eps) * onehot(y) + eps / C; g_n = g[n] for reduction 'none', g[0] otherwise.
@@ -43,6 +46,49 @@ fn label_is_valid(label: i32) -> bool {
 const WG = ${WG}u;
 // Most negative finite f32, the identity of max (a constant -inf would not compile).
 const LOWEST = -3.4028234663852886e38;
+
+// Writes the row's stats and loss from its max, log-sum-exp about the max and sum_c (x_c - x_0).
+fn finish_row(row: u32, base: u32, row_max: f32, log_sum: f32, shifted: f32) {
+  let c = params.classes;
+  stats[2u * row] = row_max;
+  stats[2u * row + 1u] = log_sum;
+  let label = labels[row];
+  if (!label_is_valid(label)) {
+    loss[row] = nan_f32();
+    return;
+  }
+  let eps = params.smoothing;
+  let x_label = logits[base + u32(label)];
+  // -logp[y] = (m - x_y) + log_sum, and -(1/C) sum_c logp[c] = (m - x_0) + log_sum - shifted / C,
+  // each written with differences of nearby values.
+  let nll = (row_max - x_label) + log_sum;
+  let uniform_nll = (row_max - logits[base]) + log_sum - shifted / f32(c);
+  loss[row] = (1.0 - eps) * nll + eps * uniform_nll;
+}
+
+#if ${SHORT}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * WG;
+  if (row >= params.rows) { return; }
+  let c = params.classes;
+  let base = row * c;
+  // See the long path below for why the smoothing term sums x - x_0.
+  let ref_value = logits[base];
+  var m = LOWEST;
+  var shifted = 0.0;
+  for (var k = 0u; k < c; k++) {
+    let v = logits[base + k];
+    m = max(m, v);
+    shifted += v - ref_value;
+  }
+  var s = 0.0;
+  for (var k = 0u; k < c; k++) { s += exp(logits[base + k] - m); }
+  finish_row(row, base, m, log(s), shifted);
+}
+
+#else
 
 var<workgroup> red_max: array<f32, WG>;
 var<workgroup> red_sum: array<f32, WG>;
@@ -89,24 +135,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 
   if (lid == 0u) {
-    let row_max = red_max[0];
-    let log_sum = log(red_sum[0]);
-    stats[2u * row] = row_max;
-    stats[2u * row + 1u] = log_sum;
-    let label = labels[row];
-    if (!label_is_valid(label)) {
-      loss[row] = nan_f32();
-      return;
-    }
-    let eps = params.smoothing;
-    let x_label = logits[base + u32(label)];
-    // -logp[y] = (m - x_y) + log_sum, and -(1/C) sum_c logp[c] = (m - x_0) + log_sum - shifted / C,
-    // each written with differences of nearby values.
-    let nll = (row_max - x_label) + log_sum;
-    let uniform_nll = (row_max - ref_value) + log_sum - red_shifted[0] / f32(c);
-    loss[row] = (1.0 - eps) * nll + eps * uniform_nll;
+    finish_row(row, base, red_max[0], log(red_sum[0]), red_shifted[0]);
   }
 }
+
+#endif
 
 #elif ${REDUCE}
 

@@ -2,11 +2,18 @@
 //   y = (x - mean) * rstd * weight + bias,  rstd = 1 / sqrt(var + eps),  var the biased variance.
 //
 // Stages (one define true at a time):
-//   FORWARD        one workgroup per row. Two passes over the row (mean, then the centred sum of
-//                  squares) so the variance does not suffer the cancellation of E[x^2] - E[x]^2.
+//   FORWARD        Two passes over the row (mean, then the centred sum of squares) so the variance
+//                  does not suffer the cancellation of E[x^2] - E[x]^2, then the write.
+//                  Both passes work on x - x_0 (x_0 the row's first element), which is exact in f32
+//                  for nearby values: with a large common offset (mean 1e3, spread 1) a plain f32
+//                  sum of x would lose about 1e-4 of the mean to rounding at the offset's scale.
 //                  Saves mean and rstd per row for backward.
-//   DX             one workgroup per row. With xhat = (x - mean) * rstd and gy = dy * weight:
+//   DX             With xhat = (x - mean) * rstd and gy = dy * weight:
 //                  dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat)).
+//   Both row stages come in two launch shapes (src/nn/functional/rows.ts picks one by D):
+//   SHORT true     one thread per row, WG rows per workgroup, looping over the row serially in a
+//                  fixed order (deterministic, no workgroup memory or barriers);
+//   SHORT false    one workgroup of WG threads per row, strided loops and a tree reduction.
 //   PARAM_PARTIAL  dweight = sum_rows dy * xhat, dbias = sum_rows dy. One thread per column sums a
 //                  chunk of chunk_rows rows; chunk k writes row k of a [chunks, D] partial buffer
 //                  (or the final [D] result when there is a single chunk).
@@ -64,6 +71,42 @@ const WG = ${WG}u;
 #endif
 
 #if ${FORWARD}
+#if ${SHORT}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * WG;
+  if (row >= params.rows) { return; }
+  let d = params.d;
+  let base = row * d;
+
+  // Sums of x - x_0 (see the header): shift = mean - x_0.
+  let x0 = x[base];
+  var acc = 0.0;
+  for (var k = 0u; k < d; k++) { acc += x[base + k] - x0; }
+  let shift = acc / f32(d);
+  var sq = 0.0;
+  for (var k = 0u; k < d; k++) {
+    let c = (x[base + k] - x0) - shift;
+    sq += c * c;
+  }
+  let rstd = inverseSqrt(sq / f32(d) + params.eps);
+
+  for (var k = 0u; k < d; k++) {
+    var v = ((x[base + k] - x0) - shift) * rstd;
+#if ${HAS_WEIGHT}
+    v *= weight[k];
+#endif
+#if ${HAS_BIAS}
+    v += bias[k];
+#endif
+    y[base + k] = v;
+  }
+  mean_out[row] = x0 + shift;
+  rstd_out[row] = rstd;
+}
+
+#else
 var<workgroup> red: array<f32, WG>;
 
 // Sum of v over the workgroup; every thread gets the result. Must be called in uniform control flow.
@@ -87,19 +130,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let d = params.d;
   let base = row * d;
 
+  let x0 = x[base];
   var acc = 0.0;
-  for (var k = lid; k < d; k += WG) { acc += x[base + k]; }
-  let mean = workgroup_sum(lid, acc) / f32(d);
+  for (var k = lid; k < d; k += WG) { acc += x[base + k] - x0; }
+  let shift = workgroup_sum(lid, acc) / f32(d);
 
   var sq = 0.0;
   for (var k = lid; k < d; k += WG) {
-    let c = x[base + k] - mean;
+    let c = (x[base + k] - x0) - shift;
     sq += c * c;
   }
   let rstd = inverseSqrt(workgroup_sum(lid, sq) / f32(d) + params.eps);
 
   for (var k = lid; k < d; k += WG) {
-    var v = (x[base + k] - mean) * rstd;
+    var v = ((x[base + k] - x0) - shift) * rstd;
 #if ${HAS_WEIGHT}
     v *= weight[k];
 #endif
@@ -109,12 +153,49 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     y[base + k] = v;
   }
   if (lid == 0u) {
-    mean_out[row] = mean;
+    mean_out[row] = x0 + shift;
     rstd_out[row] = rstd;
   }
 }
 
+#endif
+
 #elif ${DX}
+
+fn scaled_dy(j: u32, k: u32) -> f32 {
+#if ${HAS_WEIGHT}
+  return dy[j] * weight[k];
+#else
+  return dy[j];
+#endif
+}
+
+#if ${SHORT}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * WG;
+  if (row >= params.rows) { return; }
+  let d = params.d;
+  let base = row * d;
+  let mean = mean_in[row];
+  let rstd = rstd_in[row];
+
+  // (sum gy, sum gy * xhat) over the row, then divided by D.
+  var acc = vec2f(0.0);
+  for (var k = 0u; k < d; k++) {
+    let gy = scaled_dy(base + k, k);
+    acc += vec2f(gy, gy * (x[base + k] - mean) * rstd);
+  }
+  let sums = acc / f32(d);
+
+  for (var k = 0u; k < d; k++) {
+    let xhat = (x[base + k] - mean) * rstd;
+    dx[base + k] = rstd * (scaled_dy(base + k, k) - sums.x - xhat * sums.y);
+  }
+}
+
+#else
 var<workgroup> red: array<vec2f, WG>;
 
 fn workgroup_sum2(lid: u32, v: vec2f) -> vec2f {
@@ -125,14 +206,6 @@ fn workgroup_sum2(lid: u32, v: vec2f) -> vec2f {
     workgroupBarrier();
   }
   return red[0];
-}
-
-fn scaled_dy(j: u32, k: u32) -> f32 {
-#if ${HAS_WEIGHT}
-  return dy[j] * weight[k];
-#else
-  return dy[j];
-#endif
 }
 
 @compute @workgroup_size(WG)
@@ -157,6 +230,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     dx[base + k] = rstd * (scaled_dy(base + k, k) - sums.x - xhat * sums.y);
   }
 }
+
+#endif
 
 #elif ${PARAM_PARTIAL}
 

@@ -4,12 +4,17 @@
 // so row r (of outer * inner rows) starts at (r / inner) * len * inner + r % inner and its k-th
 // element sits at base + k * inner. No transpose is needed for a non-last axis.
 //
-// One workgroup of WG threads per row (rows spill into the grid's y dimension past 65535). Each
-// thread walks the row with stride WG, then the workgroup combines the per-thread partials with a
-// tree reduction in workgroup memory.
+// Two launch shapes (src/nn/functional/rows.ts picks one by row length):
+//   SHORT   one thread per row, WG rows per workgroup. The thread walks its row serially, in order:
+//           max, then sum of exp(x - max), then the write (backward: the sum, then the write).
+//           No workgroup memory or barriers; the summation order is fixed, so results are
+//           deterministic. Neighbouring threads own neighbouring rows.
+//   long    one workgroup of WG threads per row (rows spill into the grid's y dimension past
+//           65535). Each thread walks the row with stride WG, then the workgroup combines the
+//           per-thread partials with a tree reduction in workgroup memory.
 //
-// forward:  m = max_k x_k, s = sum_k exp(x_k - m) (one pass, "online": the running sum is
-//           rescaled whenever the running max grows), then y = exp(x - m) / s, or for LOG
+// forward:  m = max_k x_k, s = sum_k exp(x_k - m) (long path: one pass, "online": the running
+//           sum is rescaled whenever the running max grows), then y = exp(x - m) / s, or for LOG
 //           y = x - m - log(s). Subtracting the max keeps exp from overflowing for large logits.
 // backward: softmax      dx = y * (dy - sum_k dy_k * y_k)
 //           log_softmax  dx = dy - exp(y) * sum_k dy_k
@@ -37,14 +42,65 @@ const LOWEST = -3.4028234663852886e38;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 #endif
 
-var<workgroup> red_a: array<f32, WG>;
-var<workgroup> red_b: array<f32, WG>;
-
 fn row_base(row: u32) -> u32 {
   let o = row / params.inner;
   let i = row - o * params.inner;
   return o * params.len * params.inner + i;
 }
+
+#if ${SHORT}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * WG;
+  if (row >= params.rows) { return; }
+  let base = row_base(row);
+  let stride = params.inner;
+  let len = params.len;
+
+#if ${BACKWARD}
+  var total = 0.0;
+  for (var k = 0u; k < len; k++) {
+    let j = base + k * stride;
+#if ${LOG}
+    total += dy[j];
+#else
+    total += dy[j] * y[j];
+#endif
+  }
+  for (var k = 0u; k < len; k++) {
+    let j = base + k * stride;
+#if ${LOG}
+    dx[j] = dy[j] - exp(y[j]) * total;
+#else
+    dx[j] = y[j] * (dy[j] - total);
+#endif
+  }
+#else
+  var row_max = LOWEST;
+  for (var k = 0u; k < len; k++) { row_max = max(row_max, x[base + k * stride]); }
+  var row_sum = 0.0;
+  for (var k = 0u; k < len; k++) { row_sum += exp(x[base + k * stride] - row_max); }
+#if ${LOG}
+  let shift = row_max + log(row_sum);
+  for (var k = 0u; k < len; k++) {
+    let j = base + k * stride;
+    y[j] = x[j] - shift;
+  }
+#else
+  let inv = 1.0 / row_sum;
+  for (var k = 0u; k < len; k++) {
+    let j = base + k * stride;
+    y[j] = exp(x[j] - row_max) * inv;
+  }
+#endif
+#endif
+}
+
+#else
+
+var<workgroup> red_a: array<f32, WG>;
+var<workgroup> red_b: array<f32, WG>;
 
 #if ${BACKWARD}
 
@@ -133,5 +189,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 #endif
 }
+
+#endif
 
 #endif

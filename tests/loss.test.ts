@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { crossEntropy, liveTensorCount, tensor, tidy, type CrossEntropyOptions } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
 import { expectClose, f32, numericGrad, randomArray, randomInts, weightedSum } from './helpers/check.js';
+import { forceRowPath, shortRowMaxLen, type RowPath } from '../src/nn/functional/rows.js';
 
 useGpu();
 
@@ -150,6 +151,71 @@ describe('crossEntropy backward', () => {
       return undefined;
     });
     expect(liveTensorCount()).toBe(before);
+  });
+});
+
+/** Runs `fn` with the row kernels forced onto `path` (null: chosen by row length, as in use). */
+async function onPath<T>(path: RowPath | null, fn: () => Promise<T>): Promise<T> {
+  forceRowPath(path);
+  try {
+    return await fn();
+  } finally {
+    forceRowPath(null);
+  }
+}
+
+/**
+ * Row lengths around the short-path threshold T (which depends on the adapter, so it is read once
+ * the device is up): a case gives a length, or dT for T + dT.
+ */
+const lengthOf = (c: { len?: number; dT?: number }): number => (c.dT !== undefined ? shortRowMaxLen() + c.dT : c.len!);
+
+describe('crossEntropy short and long row paths', () => {
+  test.each([null, 'short', 'long'] as const)('forward, path %s: classes around the threshold, odd row counts', async (path) => {
+    const T = shortRowMaxLen();
+    let seed = 700;
+    for (const n of [65, 129]) {
+      for (const c of n === 65 ? [1, 3, 10, 300, T - 1, T, T + 1] : [1, 3, 10, 33]) {
+        const logits = f32(randomArray(n * c, seed++, -4, 4));
+        const labels = randomInts(n, seed++, c);
+        const got = await onPath(path, async () => {
+          const loss = crossEntropy(tensor(logits, [n, c]), tensor(labels), { labelSmoothing: 0.1, reduction: 'none' });
+          return loss.toArray();
+        });
+        expectClose(got, refLoss(logits, labels, n, c, 0.1, 'none'), { what: `[${n}, ${c}] path ${path}` });
+      }
+    }
+  });
+
+  test.each(['short', 'long'] as const)('forward, path %s: large logits and out-of-range labels', async (path) => {
+    const [n, c] = [4, 17];
+    const logits = f32(randomArray(n * c, 720, -30, 30).map((v, i) => (i < 2 * c ? 1000 : -1000) + v));
+    const labels = Int32Array.of(3, 17, -1, 0);
+    const got = await onPath(path, async () => crossEntropy(tensor(logits, [n, c]), tensor(labels), { labelSmoothing: 0.1, reduction: 'none' }).toArray());
+    expect([0, 1, 2, 3].map((r) => Number.isNaN(got[r]))).toEqual([false, true, true, false]);
+    const ref = refRowLosses(logits, labels, n, c, 0.1);
+    expectClose([got[0], got[3]], [ref[0], ref[3]]);
+  });
+
+  test.each(([
+    { path: null, n: 65, len: 10 },
+    { path: null, n: 2, dT: 0 },
+    { path: null, n: 2, dT: 1 },
+    { path: 'short', n: 3, len: 300 },
+    { path: 'long', n: 17, len: 10 },
+  ] as { path: RowPath | null; n: number; len?: number; dT?: number }[]).map((c) => ({ ...c, label: `[${c.n}, ${c.len ?? `T${c.dT ? `+${c.dT}` : ''}`}]` })))('backward, path $path, logits $label: finite differences through the saved row stats', async (cs) => {
+    const { path, n } = cs;
+    const c = lengthOf(cs);
+    const logits = f32(randomArray(n * c, 730 + n * c, -3, 3));
+    const labels = randomInts(n, 731 + n, c);
+    const w = f32(randomArray(n, 732 + n, 0.5, 1.5));
+    const got = await onPath(path, async () => {
+      const tl = tensor(logits, [n, c], { requiresGrad: true });
+      crossEntropy(tl, tensor(labels), { labelSmoothing: 0.1, reduction: 'none' }).backward({ grad: tensor(w, [n]) });
+      return tl.grad!.toArray();
+    });
+    const [expected] = numericGrad(([x]) => weightedSum(refLoss(x, labels, n, c, 0.1, 'none'), w), [Float64Array.from(logits)]);
+    expectClose(got, expected, { rtol: 1e-4, atol: 1e-5, what: 'dlogits' });
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { layerNorm, liveTensorCount, tensor, tidy, type Tensor } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
 import { expectClose, f32, numericGrad, randomArray, weightedSum } from './helpers/check.js';
+import { forceRowPath, shortRowMaxLen, type RowPath } from '../src/nn/functional/rows.js';
 
 useGpu();
 
@@ -170,6 +171,79 @@ describe('layerNorm backward', () => {
       return undefined;
     });
     expect(liveTensorCount()).toBe(before);
+  });
+});
+
+/** Runs `fn` with the row kernels forced onto `path` (null: chosen by row length, as in use). */
+async function onPath<T>(path: RowPath | null, fn: () => Promise<T>): Promise<T> {
+  forceRowPath(path);
+  try {
+    return await fn();
+  } finally {
+    forceRowPath(null);
+  }
+}
+
+/**
+ * Row lengths around the short-path threshold T (which depends on the adapter, so it is read once
+ * the device is up): a case gives a length, or dT for T + dT.
+ */
+const lengthOf = (c: { len?: number; dT?: number }): number => (c.dT !== undefined ? shortRowMaxLen() + c.dT : c.len!);
+
+describe('layerNorm short and long row paths', () => {
+  test.each([null, 'short', 'long'] as const)('forward, path %s: widths around the threshold, odd row counts', async (path) => {
+    const T = shortRowMaxLen();
+    let seed = 200;
+    for (const rows of [65, 129]) {
+      for (const d of rows === 65 ? [1, 3, 17, 300, T - 1, T, T + 1] : [1, 3, 17, 33]) {
+        const x = f32(randomArray(rows * d, seed++, -2, 2));
+        const w = f32(randomArray(d, seed++, 0.5, 1.5));
+        const b = f32(randomArray(d, seed++, -1, 1));
+        const got = await onPath(path, () => runForward(x, [rows, d], w, b));
+        expectClose(got, refLayerNorm(x, d, w, b, 1e-5), { what: `[${rows}, ${d}] path ${path}` });
+      }
+    }
+  });
+
+  test.each(['short', 'long'] as const)('forward, path %s: no affine, and a large common offset', async (path) => {
+    const x = f32(randomArray(5 * 33, 230, -1, 1).map((v) => 1000 + v));
+    const got = await onPath(path, () => runForward(x, [5, 33], null, null));
+    expectClose(got, refLayerNorm(x, 33, null, null, 1e-5), { rtol: 1e-4, atol: 1e-4 });
+  });
+
+  const cases = ([
+    { path: null, shape: [65, 5], weight: true, bias: true },
+    { path: null, rows: 2, dT: 0, weight: true, bias: true },
+    { path: null, rows: 2, dT: 1, weight: false, bias: true },
+    { path: 'short', shape: [3, 1], weight: true, bias: true },
+    { path: 'short', shape: [2, 300], weight: true, bias: true },
+    { path: 'short', shape: [4, 7], weight: false, bias: false },
+    { path: 'long', shape: [33, 17], weight: true, bias: true },
+    { path: 'long', shape: [4, 7], weight: false, bias: false },
+  ] as { path: RowPath | null; shape?: number[]; rows?: number; dT?: number; weight: boolean; bias: boolean }[]).map((c) => ({ ...c, label: c.shape ? `[${c.shape}]` : `[${c.rows}, T${c.dT ? `+${c.dT}` : ''}]` }));
+  test.each(cases)('backward, path $path, shape $label, weight $weight, bias $bias: finite differences', async (c) => {
+    const { path, weight, bias } = c;
+    const shape = c.shape ?? [c.rows!, lengthOf(c)];
+    const d = shape[shape.length - 1];
+    const n = size([...shape]);
+    const xData = f32(randomArray(n, 240 + n, -2, 2));
+    const wData = f32(randomArray(d, 241 + d, 0.5, 1.5));
+    const bData = f32(randomArray(d, 242 + d, -1, 1));
+    const gData = f32(randomArray(n, 243 + n, -1, 1));
+    const [gotX, gotW, gotB] = await onPath(path, async () => {
+      const x = tensor(xData, [...shape], { requiresGrad: true });
+      const w = weight ? tensor(wData, [d], { requiresGrad: true }) : null;
+      const b = bias ? tensor(bData, [d], { requiresGrad: true }) : null;
+      layerNorm(x, w, b).backward({ grad: tensor(gData, [...shape]) });
+      return [await x.grad!.toArray(), w && (await w.grad!.toArray()), b && (await b.grad!.toArray())];
+    });
+    const [gx, gw, gb] = numericGrad(
+      ([xs, ws, bs]) => weightedSum(refLayerNorm(xs, d, weight ? ws : null, bias ? bs : null, 1e-5), gData),
+      [Float64Array.from(xData), Float64Array.from(wData), Float64Array.from(bData)],
+    );
+    expectClose(gotX, gx, { rtol: 1e-4, atol: 1e-5, what: 'dx' });
+    if (gotW) expectClose(gotW, gw, { rtol: 1e-4, atol: 1e-5, what: 'dweight' });
+    if (gotB) expectClose(gotB, gb, { rtol: 1e-4, atol: 1e-5, what: 'dbias' });
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { liveTensorCount, logSoftmax, softmax, tensor, tidy, type Tensor } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
 import { expectClose, f32, numericGrad, randomArray, weightedSum } from './helpers/check.js';
+import { forceRowPath, rowPath, shortRowGrid, shortRowMaxLen, SHORT_ROW_WG, type RowPath } from '../src/nn/functional/rows.js';
 
 useGpu();
 
@@ -26,6 +27,22 @@ function refSoftmax(x: ArrayLike<number>, shape: number[], axis: number, log: bo
   }
   return y;
 }
+
+/** Runs `fn` with every row-wise kernel forced onto `path` (null: chosen by row length, as in use). */
+async function onPath<T>(path: RowPath | null, fn: () => Promise<T>): Promise<T> {
+  forceRowPath(path);
+  try {
+    return await fn();
+  } finally {
+    forceRowPath(null);
+  }
+}
+
+/**
+ * Row lengths around the short-path threshold T (which depends on the adapter, so it is read once
+ * the device is up): a case gives a length, or dT for T + dT.
+ */
+const lengthOf = (c: { len?: number; dT?: number }): number => (c.dT !== undefined ? shortRowMaxLen() + c.dT : c.len!);
 
 const OPS = [
   { name: 'softmax', fn: softmax, log: false },
@@ -133,13 +150,86 @@ describe.each(OPS)('$name backward', ({ name, fn, log }) => {
   });
 });
 
+describe.each(OPS)('$name short and long row paths', ({ name, fn, log }) => {
+  test('the path follows the row length around the threshold', () => {
+    const T = shortRowMaxLen();
+    expect([1, 17, T - 1, T].map(rowPath)).toEqual(['short', 'short', 'short', 'short']);
+    expect([T + 1, 4 * T].map(rowPath)).toEqual(['long', 'long']);
+  });
+
+  test.each([null, 'short', 'long'] as const)('forward, path %s: lengths around the threshold, odd row counts', async (path) => {
+    const T = shortRowMaxLen();
+    let seed = 100;
+    for (const rows of [65, 129]) {
+      for (const len of rows === 65 ? [1, 3, 17, 300, T - 1, T, T + 1] : [1, 3, 17, 33]) {
+        const data = f32(randomArray(rows * len, seed++, -4, 4));
+        const got = await onPath(path, () => forward(fn, data, [rows, len], -1));
+        expectClose(got, refSoftmax(data, [rows, len], 1, log), { what: `[${rows}, ${len}] path ${path}` });
+      }
+    }
+  });
+
+  test.each(['short', 'long'] as const)('forward, path %s: a non-last axis and large logits', async (path) => {
+    const shape = [3, 17, 5];
+    const data = f32(randomArray(3 * 17 * 5, 120, -3, 3));
+    for (const axis of [0, 1]) {
+      const got = await onPath(path, () => forward(fn, data, shape, axis));
+      expectClose(got, refSoftmax(data, shape, axis, log), { what: `axis ${axis}` });
+    }
+    const big = f32(randomArray(2 * 33, 121, -20, 20).map((v, i) => (i < 33 ? 1000 : -1000) + v));
+    const got = await onPath(path, () => forward(fn, big, [2, 33], -1));
+    expect(got.every(Number.isFinite)).toBe(true);
+    expectClose(got, refSoftmax(big, [2, 33], 1, log), { what: 'large logits' });
+  });
+
+  test.each(([
+    { path: null, shape: [65, 3], axis: -1 },
+    { path: null, rows: 2, dT: 0, axis: -1 },
+    { path: null, rows: 2, dT: 1, axis: -1 },
+    { path: 'short', shape: [5, 1], axis: -1 },
+    { path: 'short', shape: [3, 17, 4], axis: 1 },
+    { path: 'short', shape: [2, 300], axis: -1 },
+    { path: 'long', shape: [7, 17], axis: -1 },
+    { path: 'long', shape: [3, 17, 4], axis: 1 },
+  ] as { path: RowPath | null; shape?: number[]; rows?: number; dT?: number; axis: number }[]).map((c) => ({ ...c, label: c.shape ? `[${c.shape}]` : `[${c.rows}, T${c.dT ? `+${c.dT}` : ''}]` })))('backward, path $path, shape $label, axis $axis: finite differences', async (c) => {
+    const { path, axis } = c;
+    const shape = c.shape ?? [c.rows!, lengthOf(c)];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const a = axis < 0 ? axis + shape.length : axis;
+    const xData = f32(randomArray(n, 130 + n, -2, 2));
+    const w = f32(randomArray(n, 131 + n, -1, 1));
+    const got = await onPath(path, async () => {
+      const x = tensor(xData, [...shape], { requiresGrad: true });
+      const y = fn(x, axis);
+      const wt = tensor(w, [...shape]);
+      y.backward({ grad: wt });
+      const g = await x.grad!.toArray();
+      [x, y, wt].forEach((t) => t.dispose());
+      return g;
+    });
+    const [expected] = numericGrad(([xs]) => weightedSum(refSoftmax(xs, [...shape], a, log), w), [Float64Array.from(xData)]);
+    expectClose(got, expected, { rtol: 1e-4, atol: 1e-5, what: `d${name}/dx` });
+  });
+});
+
 describe('errors and memory', () => {
-  test('more rows than 65535 workgroups per grid dimension (grid spills into y)', async () => {
-    // Slow on SwiftShader (about 10 s: one workgroup per row), so run once; both ops share the grid code.
+  test('more rows than 65535 workgroups per grid dimension (long path: grid spills into y)', async () => {
+    // Slow on SwiftShader (seconds: one workgroup per row), so run once; all row ops share the grid code.
     const shape = [66_000, 2];
     const data = f32(randomArray(shape[0] * shape[1], 14, -3, 3));
-    const got = await forward(softmax, data, shape, -1);
+    const got = await onPath('long', () => forward(softmax, data, shape, -1));
     expectClose(got, refSoftmax(data, shape, 1, false), { what: 'rows past the grid limit' });
+  });
+
+  test('short-path grid covers every row, spilling into y past 65535 workgroups', () => {
+    for (const rows of [1, 64, 65, 66_000, 65_535 * SHORT_ROW_WG + 1, 10_000_000]) {
+      const [x, y, z] = shortRowGrid(rows);
+      expect(x).toBeLessThanOrEqual(65_535);
+      expect(z).toBe(1);
+      expect(x * y * SHORT_ROW_WG).toBeGreaterThanOrEqual(rows);
+      // No whole workgroup row beyond the last needed one.
+      expect((x * (y - 1)) * SHORT_ROW_WG).toBeLessThan(rows);
+    }
   });
 
   test('bad axis and dtype name the op', () => {

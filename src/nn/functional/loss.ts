@@ -10,7 +10,7 @@ import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { assertFloat, assertLive, grid1d, Params } from './util.js';
-import { rowGrid, rowWorkgroupSize } from './rows.js';
+import { rowLaunch } from './rows.js';
 
 const CROSS_ENTROPY = defineKernel('cross_entropy', crossEntropySrc);
 
@@ -30,11 +30,14 @@ interface Stage {
   BACKWARD?: boolean;
 }
 
-/** `wg` sizes the FORWARD stage's row workgroup; the other stages have fixed sizes and ignore it. */
-function dispatchStage(stage: Stage, wg: number, reductionNone: boolean, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
+/**
+ * `wg` and `short` shape the FORWARD stage's launch (rows.ts); the other stages have fixed sizes
+ * and ignore them.
+ */
+function dispatchStage(stage: Stage, wg: number, short: boolean, reductionNone: boolean, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
   engine().dispatch({
     kernel: CROSS_ENTROPY,
-    defines: { FORWARD: false, REDUCE: false, BACKWARD: false, ...stage, WG: wg, REDUCTION_NONE: reductionNone },
+    defines: { FORWARD: false, REDUCE: false, BACKWARD: false, ...stage, WG: wg, SHORT: short, REDUCTION_NONE: reductionNone },
     buffers,
     uniforms,
     workgroups,
@@ -82,19 +85,20 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
 
   const rowLoss = Tensor.empty([n]);
   const stats = Tensor.empty([n, 2]);
-  dispatchStage({ FORWARD: true }, rowWorkgroupSize(c), false, uniforms,
-    [logits.buffer(op), labels.buffer(op), rowLoss.buffer(op), stats.buffer(op)], rowGrid(n));
+  const launch = rowLaunch(n, c);
+  dispatchStage({ FORWARD: true }, launch.wg, launch.short, false, uniforms,
+    [logits.buffer(op), labels.buffer(op), rowLoss.buffer(op), stats.buffer(op)], launch.workgroups);
 
   let out = rowLoss;
   if (reduction !== 'none') {
     out = Tensor.empty([]);
-    dispatchStage({ REDUCE: true }, 1, false, uniforms, [rowLoss.buffer(op), out.buffer(op)], [1, 1, 1]);
+    dispatchStage({ REDUCE: true }, 1, false, false, uniforms, [rowLoss.buffer(op), out.buffer(op)], [1, 1, 1]);
     rowLoss.dispose();
   }
 
   const result = record(op, [logits, labels], out, (g, [savedLogits, savedLabels, savedStats]) => {
     const dlogits = Tensor.empty(savedLogits.shape);
-    dispatchStage({ BACKWARD: true }, 1, reduction === 'none', uniforms,
+    dispatchStage({ BACKWARD: true }, 1, false, reduction === 'none', uniforms,
       [savedLogits.buffer(op), savedLabels.buffer(op), savedStats.buffer(op), g.buffer(op), dlogits.buffer(op)],
       grid1d(dlogits.size));
     return [dlogits, null];

@@ -1,8 +1,9 @@
 /**
  * layer_norm over the last dimension (shaders/layer_norm.wgsl), with optional affine weight and bias.
  *
- * Forward saves the per-row mean and rstd; backward computes dx with one workgroup per row and
- * dweight / dbias with a deterministic two-stage column sum over rows.
+ * Forward saves the per-row mean and rstd; backward computes dx row by row (one thread per short
+ * row, one workgroup per long row: src/nn/functional/rows.ts) and dweight / dbias with a
+ * deterministic two-stage column sum over rows.
  */
 import layerNormSrc from '../../../shaders/layer_norm.wgsl';
 import { engine } from '../../runtime/engine.js';
@@ -10,7 +11,7 @@ import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { assertFloat, assertLive, grid1d, Params } from './util.js';
-import { rowGrid, rowWorkgroupSize } from './rows.js';
+import { rowLaunch } from './rows.js';
 import { full } from './creation.js';
 
 const LAYER_NORM = defineKernel('layer_norm', layerNormSrc);
@@ -25,6 +26,8 @@ type Stage = 'FORWARD' | 'DX' | 'PARAM_PARTIAL' | 'COLUMN_SUM';
 interface Variant {
   stage: Stage;
   wg: number;
+  /** Row stages only: one thread per row instead of one workgroup per row. */
+  short?: boolean;
   hasWeight?: boolean;
   hasBias?: boolean;
   biasBinding?: number;
@@ -39,6 +42,7 @@ function dispatch(v: Variant, uniforms: ArrayBuffer, buffers: GPUBuffer[], workg
       PARAM_PARTIAL: v.stage === 'PARAM_PARTIAL',
       COLUMN_SUM: v.stage === 'COLUMN_SUM',
       WG: v.wg,
+      SHORT: v.short ?? false,
       HAS_WEIGHT: v.hasWeight ?? false,
       HAS_BIAS: v.hasBias ?? false,
       BIAS_BINDING: v.biasBinding ?? 0,
@@ -118,7 +122,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const op = 'layerNorm';
   const d = x.shape[x.rank - 1];
   const rows = d === 0 ? 0 : x.size / d;
-  const wg = rowWorkgroupSize(d);
+  const launch = rowLaunch(rows, d);
 
   const y = Tensor.empty(x.shape);
   const mean = Tensor.empty([rows]);
@@ -127,8 +131,8 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   if (weight) buffers.push(weight.buffer(op));
   if (bias) buffers.push(bias.buffer(op));
   if (x.size > 0) {
-    dispatch({ stage: 'FORWARD', wg, hasWeight: !!weight, hasBias: !!bias, biasBinding: weight ? 6 : 5 },
-      uniforms(rows, d, eps), buffers, rowGrid(rows));
+    dispatch({ stage: 'FORWARD', wg: launch.wg, short: launch.short, hasWeight: !!weight, hasBias: !!bias, biasBinding: weight ? 6 : 5 },
+      uniforms(rows, d, eps), buffers, launch.workgroups);
   }
 
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
@@ -145,7 +149,8 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
         dx = Tensor.empty(sx.shape);
         const b = [sx.buffer(op), g.buffer(op), smean.buffer(op), srstd.buffer(op), dx.buffer(op)];
         if (sweight) b.push(sweight.buffer(op));
-        dispatch({ stage: 'DX', wg, hasWeight: !!sweight }, uniforms(rows, d, eps), b, rowGrid(rows));
+        const dxLaunch = rowLaunch(rows, d);
+        dispatch({ stage: 'DX', wg: dxLaunch.wg, short: dxLaunch.short, hasWeight: !!sweight }, uniforms(rows, d, eps), b, dxLaunch.workgroups);
       }
       if (wantWeight || wantBias) [dw, db] = paramGrads(sx, g, smean, srstd, wantWeight, wantBias);
     } else {

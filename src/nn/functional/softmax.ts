@@ -2,7 +2,8 @@
  * softmax / log_softmax along an axis (shaders/softmax.wgsl), numerically stable.
  *
  * The tensor is viewed as [outer, len, inner] around the axis, so any axis (negative allowed) is
- * handled in place by strided addressing; one workgroup reduces one row.
+ * handled in place by strided addressing. Short rows take one thread each, long rows one workgroup
+ * each (src/nn/functional/rows.ts).
  */
 import softmaxSrc from '../../../shaders/softmax.wgsl';
 import { engine } from '../../runtime/engine.js';
@@ -10,7 +11,7 @@ import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor, type Shape } from '../../runtime/tensor.js';
 import { assertFloat, assertLive, normAxis, Params } from './util.js';
-import { rowGrid, rowWorkgroupSize } from './rows.js';
+import { rowLaunch } from './rows.js';
 
 const SOFTMAX = defineKernel('softmax', softmaxSrc);
 
@@ -32,12 +33,13 @@ function rowLayout(shape: Shape, axis: number): RowLayout {
 function runSoftmax(log: boolean, backward: boolean, inputs: Tensor[], layout: RowLayout, op: string): Tensor {
   const out = Tensor.empty(inputs[0].shape);
   if (out.size === 0) return out;
+  const launch = rowLaunch(layout.rows, layout.len);
   engine().dispatch({
     kernel: SOFTMAX,
-    defines: { WG: rowWorkgroupSize(layout.len), LOG: log, BACKWARD: backward },
+    defines: { SHORT: launch.short, WG: launch.wg, LOG: log, BACKWARD: backward },
     buffers: [...inputs.map((t) => t.buffer(op)), out.buffer(op)],
     uniforms: new Params().u32(layout.rows).u32(layout.len).u32(layout.inner).u32(0).bytes(),
-    workgroups: rowGrid(layout.rows),
+    workgroups: launch.workgroups,
   });
   return out;
 }
