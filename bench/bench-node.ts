@@ -24,7 +24,13 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 // WebGPU backend registers itself at import time only if navigator.gpu exists.
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);
-const gpu: GPU = create([]);
+// Dawn's unsafe APIs on by default here (WGTRAIN_DAWN_FLAGS overrides; empty: none), so that an
+// NVIDIA adapter offers shader-f16 and tensor cores (chromium-experimental-subgroup-matrix) to both
+// engines alike; on SwiftShader they change nothing.
+const dawnFlags = process.env.WGTRAIN_DAWN_FLAGS !== undefined
+  ? process.env.WGTRAIN_DAWN_FLAGS.split(/\s+/).filter(Boolean)
+  : ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
+const gpu: GPU = create(dawnFlags);
 // Node 20 has no navigator; tfjs asks navigator.gpu for its adapter (and reads userAgent).
 Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: `node ${process.version}` }, configurable: true, writable: true });
 

@@ -9,10 +9,13 @@ export interface InitOptions {
   powerPreference?: GPUPowerPreference;
   /**
    * Optional features to request when the adapter has them. Default: shader-f16, subgroups,
-   * timestamp-query. Missing ones are skipped silently and reported by `adapterReport()`.
+   * timestamp-query, chromium-experimental-subgroup-matrix. Missing ones are skipped silently and reported by `adapterReport()`.
    */
   optionalFeatures?: GPUFeatureName[];
-  /** Node only: flags passed to Dawn's `create()`, e.g. `enable-dawn-features=allow_unsafe_apis`. */
+  /**
+   * Node only: flags passed to Dawn's `create()`, e.g. `enable-dawn-features=allow_unsafe_apis`.
+   * Default: WGTRAIN_DAWN_FLAGS (see dawnFlagsFromEnv), else none.
+   */
   dawnFlags?: string[];
 }
 
@@ -43,8 +46,20 @@ export interface DeviceContext {
   shuttingDown: boolean;
 }
 
-// 'subgroups' is newer than some @webgpu/types versions, hence the cast.
-const DEFAULT_OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
+// 'subgroups' and the subgroup-matrix feature (tensor cores from WGSL, src/nn/functional/matmul-tensorcore.ts)
+// are newer than some @webgpu/types versions, hence the cast. Dawn offers the experimental one only
+// under its unsafe-APIs flag (see dawnFlagsFromEnv).
+const DEFAULT_OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];
+
+/**
+ * Node: Dawn `create()` flags from WGTRAIN_DAWN_FLAGS (whitespace-separated; a flag may contain
+ * commas, e.g. `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia`, which is what
+ * makes Dawn offer shader-f16 and chromium-experimental-subgroup-matrix on NVIDIA). Unset: none.
+ */
+export function dawnFlagsFromEnv(): string[] {
+  const text = typeof process !== 'undefined' ? process.env?.WGTRAIN_DAWN_FLAGS : undefined;
+  return text ? text.split(/\s+/).filter(Boolean) : [];
+}
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
@@ -72,7 +87,7 @@ async function discoverGpu(options: InitOptions): Promise<GPU> {
     for (const [k, v] of Object.entries(mod.globals)) {
       if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     }
-    return mod.create(options.dawnFlags ?? []);
+    return mod.create(options.dawnFlags ?? dawnFlagsFromEnv());
   }
   const secure = typeof window !== 'undefined' ? window.isSecureContext : true;
   throw new WebGPUUnavailableError(
