@@ -16,14 +16,27 @@
 // output does not have: the kernel sums over them as if they extended K. Forward matmul has none;
 // the gradient of a broadcast operand (dB for [2,3,5,6] @ [6,4]) sums over them in the same pass.
 //
-// Tiling. A workgroup of (TILE_N / 4) x (TILE_M / 4) threads computes a TILE_M x TILE_N block of C;
-// each thread owns a 4 x 4 register block (rows ty*4.., columns tx*4..). Per step of TILE_K, the
-// workgroup stages opA's tile in As as [k][m] and opB's in Bs as [k][n] (both vec4 along m / n),
-// so the inner loop is two vec4 loads from shared memory and sixteen FMAs, an outer product.
+// Tiling. A workgroup of (TILE_N / THREAD_N) x (TILE_M / THREAD_M) threads computes a TILE_M x TILE_N
+// block of C; each thread owns a THREAD_M x THREAD_N register block (each 4 or 8; TM8 / TN8 say
+// which is 8). The registers are named variables, not an array: SwiftShader keeps a runtime-indexed
+// local array in memory, which made the loop three times slower. Per step
+// of TILE_K, the workgroup stages opA's tile in As as [k][m] and opB's in Bs as [k][n] (both vec4
+// along m / n), so the inner loop is THREAD_M / 4 + THREAD_N / 4 vec4 loads from shared memory and
+// THREAD_M x THREAD_N FMAs, an outer product. A thread's row groups of 4 are strided by the
+// workgroup's height (groups ty, ty + WG_Y, ...) and its column groups by its width, so neighbouring
+// threads read neighbouring vec4s of As / Bs and write neighbouring vec4s of C. Every variant adds
+// the products of one output element in the same order (k = 0, 1, ..., K - 1, reduce dims outermost),
+// so all tile shapes give bit-identical results.
 // Global loads go along each operand's contiguous dimension, four elements per thread-load; with
 // A_VEC4 / B_VEC4 (contiguous dimension a multiple of 4) they are single vec4 loads. Edge tiles load
 // zeros past M, N, K, so any size works; stores are bounds-checked. C_VEC4 (N a multiple of 4)
 // stores vec4 rows.
+//
+// Precision. ROUND_F16 (setFloat32MatmulPrecision('medium')) rounds every operand element to the
+// nearest f16 (ties to even) as it is staged, then multiplies and accumulates in f32: the numerics
+// of f16 tensor cores, on any adapter and without shader-f16. pack2x16float is indeterminate for
+// values outside the f16 range, so to_f16_grid handles them itself, as an IEEE conversion would:
+// |v| >= 65520 becomes inf with v's sign, inf stays inf and NaN stays NaN.
 //
 // Epilogue (linear): HAS_BIAS adds bias[n]; ACT_* applies the activation; SAVE_PREACT also writes
 // the pre-activation to a second output, bound right after the bias (PREACT_BINDING is 5 with a
@@ -32,9 +45,12 @@
 const TILE_M = ${TILE_M}u;
 const TILE_N = ${TILE_N}u;
 const TILE_K = ${TILE_K}u;
-const WG_X = TILE_N / 4u;
-const WG_Y = TILE_M / 4u;
+const THREAD_M = select(4u, 8u, ${TM8});
+const THREAD_N = select(4u, 8u, ${TN8});
+const WG_X = TILE_N / THREAD_N;
+const WG_Y = TILE_M / THREAD_M;
 const THREADS = WG_X * WG_Y;
+
 // Tiles in vec4 units.
 const A_UNITS = TILE_M * TILE_K / 4u;
 const B_UNITS = TILE_N * TILE_K / 4u;
@@ -143,6 +159,33 @@ struct Params {
 var<workgroup> As: array<vec4f, A_UNITS>;
 var<workgroup> Bs: array<vec4f, B_UNITS>;
 
+// The largest finite f16, and the f32 bits of 65520 = 65504 + half an f16 ulp, where rounding overflows.
+const F16_MAX = 65504.0;
+const F16_OVERFLOW_BITS = 0x477ff000u;
+const F32_INF_BITS = 0x7f800000u;
+
+// v rounded to the nearest f16 (ties to even), kept as f32. Finite values at or past 65520 round to
+// inf and inf / NaN pass through, as in an IEEE f32 -> f16 conversion (pack2x16float alone is
+// indeterminate there, so those are handled by their bits).
+fn to_f16_grid(v: vec4f) -> vec4f {
+  let c = clamp(v, vec4f(-F16_MAX), vec4f(F16_MAX));
+  let r = vec4f(unpack2x16float(pack2x16float(c.xy)), unpack2x16float(pack2x16float(c.zw)));
+  let bits = bitcast<vec4u>(v);
+  let mag = bits & vec4u(0x7fffffffu);
+  let signed_inf = bitcast<vec4f>((bits & vec4u(0x80000000u)) | vec4u(F32_INF_BITS));
+  let out = select(r, signed_inf, mag >= vec4u(F16_OVERFLOW_BITS));
+  return select(out, v, mag > vec4u(F32_INF_BITS));
+}
+
+// What goes into workgroup memory: the operand as it is, or on the f16 grid ('medium' precision).
+fn stage(v: vec4f) -> vec4f {
+#if ${ROUND_F16}
+  return to_f16_grid(v);
+#else
+  return v;
+#endif
+}
+
 // Four consecutive elements of a row-major [rows, cols] matrix at element offset `base`, starting at
 // (row, col) and running along the contiguous dimension; zeros past the edges.
 fn load_a(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
@@ -186,12 +229,12 @@ fn load_tiles(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
       // A stored [K, M]: the tile's rows are k, contiguous along m, the same layout as As.
       let kk = u / M4;
       let mq = (u % M4) * 4u;
-      As[kk * M4 + mq / 4u] = load_a(a_base, k0 + kk, m0 + mq, K, M);
+      As[kk * M4 + mq / 4u] = stage(load_a(a_base, k0 + kk, m0 + mq, K, M));
 #else
       // A stored [M, K]: read four k's of one row, scatter them into four rows of As.
       let row = u / K4;
       let kq = (u % K4) * 4u;
-      let v = load_a(a_base, m0 + row, k0 + kq, M, K);
+      let v = stage(load_a(a_base, m0 + row, k0 + kq, M, K));
       let slot = row / 4u;
       let lane = row % 4u;
       As[(kq + 0u) * M4 + slot][lane] = v.x;
@@ -208,7 +251,7 @@ fn load_tiles(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
       // B stored [N, K]: read four k's of one column of opB, scatter them into four rows of Bs.
       let col = u / K4;
       let kq = (u % K4) * 4u;
-      let v = load_b(b_base, n0 + col, k0 + kq, N, K);
+      let v = stage(load_b(b_base, n0 + col, k0 + kq, N, K));
       let slot = col / 4u;
       let lane = col % 4u;
       Bs[(kq + 0u) * N4 + slot][lane] = v.x;
@@ -218,7 +261,7 @@ fn load_tiles(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
 #else
       let kk = u / N4;
       let nq = (u % N4) * 4u;
-      Bs[kk * N4 + nq / 4u] = load_b(b_base, k0 + kk, n0 + nq, K, N);
+      Bs[kk * N4 + nq / 4u] = stage(load_b(b_base, k0 + kk, n0 + nq, K, N));
 #endif
     }
   }
@@ -279,10 +322,30 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     b_outer += idx * params.outer_b_strides[q][r];
   }
 
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
+  // Register block: c<row>_<group>, rows 0..3 at 4 ty.., rows 4..7 at 4 (ty + WG_Y).., vec4 column
+  // group 0 at 4 tx.., group 1 at 4 (tx + WG_X)..
+  var c0_0 = vec4f(0.0);
+  var c1_0 = vec4f(0.0);
+  var c2_0 = vec4f(0.0);
+  var c3_0 = vec4f(0.0);
+#if ${TN8}
+  var c0_1 = vec4f(0.0);
+  var c1_1 = vec4f(0.0);
+  var c2_1 = vec4f(0.0);
+  var c3_1 = vec4f(0.0);
+#endif
+#if ${TM8}
+  var c4_0 = vec4f(0.0);
+  var c5_0 = vec4f(0.0);
+  var c6_0 = vec4f(0.0);
+  var c7_0 = vec4f(0.0);
+#if ${TN8}
+  var c4_1 = vec4f(0.0);
+  var c5_1 = vec4f(0.0);
+  var c6_1 = vec4f(0.0);
+  var c7_1 = vec4f(0.0);
+#endif
+#endif
 
   for (var red = 0u; red < params.reduce_count; red++) {
     var a_base = a_outer;
@@ -301,24 +364,64 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       load_tiles(tid, a_base, b_base, m0, n0, k0);
       workgroupBarrier();
       for (var kk = 0u; kk < TILE_K; kk++) {
-        let av = As[kk * M4 + ty];
-        let bv = Bs[kk * N4 + tx];
-        acc0 += av.x * bv;
-        acc1 += av.y * bv;
-        acc2 += av.z * bv;
-        acc3 += av.w * bv;
+        let a0 = As[kk * M4 + ty];
+        let b0 = Bs[kk * N4 + tx];
+        c0_0 += a0.x * b0;
+        c1_0 += a0.y * b0;
+        c2_0 += a0.z * b0;
+        c3_0 += a0.w * b0;
+#if ${TN8}
+        let b1 = Bs[kk * N4 + WG_X + tx];
+        c0_1 += a0.x * b1;
+        c1_1 += a0.y * b1;
+        c2_1 += a0.z * b1;
+        c3_1 += a0.w * b1;
+#endif
+#if ${TM8}
+        let a1 = As[kk * M4 + WG_Y + ty];
+        c4_0 += a1.x * b0;
+        c5_0 += a1.y * b0;
+        c6_0 += a1.z * b0;
+        c7_0 += a1.w * b0;
+#if ${TN8}
+        c4_1 += a1.x * b1;
+        c5_1 += a1.y * b1;
+        c6_1 += a1.z * b1;
+        c7_1 += a1.w * b1;
+#endif
+#endif
       }
       workgroupBarrier();
     }
   }
 
   let c_base = batch * params.M * params.N;
-  let row = m0 + ty * 4u;
-  let col = n0 + tx * 4u;
-  store_row(row, col, c_base, acc0);
-  store_row(row + 1u, col, c_base, acc1);
-  store_row(row + 2u, col, c_base, acc2);
-  store_row(row + 3u, col, c_base, acc3);
+  let row0 = m0 + ty * 4u;
+  let col0 = n0 + tx * 4u;
+  store_row(row0, col0, c_base, c0_0);
+  store_row(row0 + 1u, col0, c_base, c1_0);
+  store_row(row0 + 2u, col0, c_base, c2_0);
+  store_row(row0 + 3u, col0, c_base, c3_0);
+#if ${TN8}
+  let col1 = col0 + WG_X * 4u;
+  store_row(row0, col1, c_base, c0_1);
+  store_row(row0 + 1u, col1, c_base, c1_1);
+  store_row(row0 + 2u, col1, c_base, c2_1);
+  store_row(row0 + 3u, col1, c_base, c3_1);
+#endif
+#if ${TM8}
+  let row1 = row0 + WG_Y * 4u;
+  store_row(row1, col0, c_base, c4_0);
+  store_row(row1 + 1u, col0, c_base, c5_0);
+  store_row(row1 + 2u, col0, c_base, c6_0);
+  store_row(row1 + 3u, col0, c_base, c7_0);
+#if ${TN8}
+  store_row(row1, col1, c_base, c4_1);
+  store_row(row1 + 1u, col1, c_base, c5_1);
+  store_row(row1 + 2u, col1, c_base, c6_1);
+  store_row(row1 + 3u, col1, c_base, c7_1);
+#endif
+#endif
 }
 
 #elif ${MODE_ACT_GRAD}

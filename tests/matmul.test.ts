@@ -1,13 +1,24 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { useGpu } from './helpers/gpu.js';
 import { expectClose, numericGrad, randomArray, weightedSum } from './helpers/check.js';
 import { linearRef, matmulRef, type Activation } from './reference/matmul.js';
 import { engine, linear, liveTensorCount, matmul, noGrad, tensor, tidy } from '../src/index.js';
-import { matmulVariant, setMatmulDispatchLimitForTests } from '../src/nn/functional/matmul.js';
+import {
+  MATMUL_CANDIDATES, matmulCandidates, matmulVariant, setMatmulConfigForTests, setMatmulDispatchLimitForTests, tileConfigId, type TileConfig,
+} from '../src/nn/functional/matmul.js';
+
+// No tuning runs here, but choices are looked up: keep them away from a real ~/.cache/wgtrain.
+process.env.WGTRAIN_CACHE_DIR = mkdtempSync(join(tmpdir(), 'wgtrain-matmul-'));
 
 useGpu();
 
-afterEach(() => setMatmulDispatchLimitForTests(null));
+afterEach(() => {
+  setMatmulDispatchLimitForTests(null);
+  setMatmulConfigForTests(null);
+});
 
 const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
 
@@ -237,6 +248,61 @@ describe('linear', () => {
   test('bias gradient over more rows than one column-sum pass covers', async () => {
     // 600 rows: the column sum takes two passes (256-row chunks, then the partial sums).
     await checkLinearGrad([600, 3], 5, 'none', true);
+  });
+});
+
+// ---- every tile config the autotuner can pick ----
+
+describe('tile variants', () => {
+  // (aShape, bShape, transA, transB). The first two share one compiled variant per config (all
+  // scalar loads): 129 and 65 are one past 128 / 64 tiles, 1 x 129 is a single row. The third is
+  // non-square with both operands transposed, A read as vec4 and B and C scalar.
+  const problems: [number[], number[], boolean, boolean][] = [
+    [[129, 65], [65, 17], false, false],
+    [[1, 17], [17, 129], false, false],
+    [[37, 68], [130, 37], true, true],
+  ];
+  const byDefault = new Map<number, ArrayLike<number>>();
+
+  // One test per config (each compiles two variants, 1-2 s apiece on SwiftShader).
+  test.each(MATMUL_CANDIDATES.map((c) => [tileConfigId(c), c] as const))('%s matches the reference on odd and transposed shapes, bit for bit the same as the default config', async (id, config) => {
+    if (!matmulCandidates().some((c) => tileConfigId(c) === id)) {
+      // Only on an adapter with smaller limits than SwiftShader's 32 KiB / 256 threads.
+      expect(() => setMatmulConfigForTests(config)).toThrow(/cannot run here/);
+      return;
+    }
+    for (const [i, [aShape, bShape, tA, tB]] of problems.entries()) {
+      const A = data(aShape, 5);
+      const B = data(bShape, 6);
+      const a = tensor(Float32Array.from(A), aShape);
+      const b = tensor(Float32Array.from(B), bShape);
+      const what = `${id} [${aShape}]${tA ? 'ᵀ' : ''} @ [${bShape}]${tB ? 'ᵀ' : ''}`;
+      if (!byDefault.has(i)) byDefault.set(i, await matmul(a, b, { transposeA: tA, transposeB: tB }).toArray());
+      setMatmulConfigForTests(config);
+      const y = await matmul(a, b, { transposeA: tA, transposeB: tB }).toArray();
+      setMatmulConfigForTests(null);
+      expectClose(y, matmulRef(A, aShape, B, bShape, tA, tB).data, { ...tol(aShape[tA ? 0 : 1]), what });
+      // Every config adds the products of an output element in the same order (k = 0 .. K-1).
+      expect(Array.from(y), `${what} vs the default config`).toEqual(Array.from(byDefault.get(i)!));
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  test('an 8 x 8-per-thread config keeps every feature: broadcast gradients, bias + gelu epilogue, split dispatches', async () => {
+    const big: TileConfig = { tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 8 };
+    setMatmulConfigForTests(big);
+    // dB sums over the broadcast batch dimension (reduce dims) in the same pass.
+    await checkMatmulGrad([2, 1, 3, 5], [2, 7, 5], false, true);
+    await checkLinearGrad([2, 3, 5], 7, 'gelu', true);
+    setMatmulDispatchLimitForTests(1);
+    const before = engine().dispatches;
+    await checkForward([129, 9], [9, 131], false, false, 8); // 2 row tiles x 2 column tiles of 128
+    expect(engine().dispatches - before).toBe(2 * 2);
+  });
+
+  test('a config the device cannot run is refused', () => {
+    expect(() => setMatmulConfigForTests({ tileM: 256, tileN: 256, tileK: 32, threadM: 8, threadN: 8 })).toThrow(/setMatmulConfigForTests: 256x256x32\/8x8 cannot run here \(.*workgroup memory/);
   });
 });
 

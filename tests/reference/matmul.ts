@@ -94,3 +94,26 @@ export function linearRef(x: Float64Array, xShape: number[], w: Float64Array, wS
   }
   return { data: y, shape: [...xShape.slice(0, -1), outF] };
 }
+
+/**
+ * x rounded to the nearest IEEE binary16 value (ties to even), as a float64: subnormals down to
+ * 2^-24, |x| >= 65520 (65504 plus half an f16 ulp) to inf with x's sign, NaN stays NaN. The
+ * 'medium' matmul precision rounds its operands like this.
+ */
+export function roundToF16(x: number): number {
+  if (Number.isNaN(x) || x === 0) return x;
+  const a = Math.abs(x);
+  if (a >= 65520) return Math.sign(x) * Infinity;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  if (2 ** (e + 1) <= a) e++;
+  // f16 has 10 fraction bits; below 2^-14 the spacing stays 2^-24 (subnormals).
+  const quantum = 2 ** (Math.max(e, -14) - 10);
+  const t = a / quantum; // exact: a power-of-two scaling
+  let r = Math.floor(t);
+  const frac = t - r;
+  if (frac > 0.5 || (frac === 0.5 && r % 2 === 1)) r++;
+  return Math.sign(x) * r * quantum;
+}
+
+export const roundArrayToF16 = (xs: Float64Array): Float64Array => xs.map(roundToF16);

@@ -10,3 +10,10 @@ if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(
 
 // Dawn's Vulkan loader complains on every adapter request when this is unset (CI, root shells).
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+// The matmul autotuner's stored choices live in ~/.cache/wgtrain by default; tests get a fresh,
+// empty cache folder per worker so a developer's own tuning never changes what a test runs.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+process.env.WGTRAIN_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'wgtrain-test-cache-'));

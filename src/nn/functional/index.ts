@@ -8,3 +8,4 @@ export * from './softmax.js';
 export * from './loss.js';
 export * from './norm.js';
 export * from './shape.js';
+export { autotune, configureAutotune, autotuneEnabled, type AutotuneConfig, type TuneResult } from '../../runtime/autotune.js';

@@ -6,13 +6,24 @@
  * sum over batch dimensions the output does not have. That one primitive covers the forward pass
  * and every gradient: dA = dC·op(B)ᵀ and dB = op(A)ᵀ·dC are products with transposed operands, and
  * the gradient of a broadcast operand is the same product summed over the broadcast dimensions.
+ *
+ * Kernel choice: a tile config per product (MATMUL_CANDIDATES), from the autotuner's stored choice
+ * for the product's class when there is one (`autotune()`, `autotuneMatmul`), else the fixed
+ * heuristic `matmulVariant`. Precision: `setFloat32MatmulPrecision('medium')` rounds operands to
+ * f16 inside the kernel (ROUND_F16), for every product here, forward and backward.
  */
 import matmulSrc from '../../../shaders/matmul.wgsl';
-import { engine } from '../../runtime/engine.js';
+import { engine, isInitialized } from '../../runtime/engine.js';
 import { defineKernel, type Defines } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { needsGrad, shapeSize, Tensor, type Shape } from '../../runtime/tensor.js';
 import { assertFloat, assertLive, contiguousStrides, grid1d, Params } from './util.js';
+import { tensor } from './creation.js';
+import { canUseTensorCoreMatmul, runTensorCoreMatmul } from './matmul-tensorcore.js';
+import {
+  adapterFingerprint, autotuneEnabled, bucketPow2, gpuTimer, registerTunableOp, sharedAutotuner,
+  type Autotuner, type Candidate, type Timer, type TuneResult,
+} from '../../runtime/autotune.js';
 
 const MATMUL = defineKernel('matmul', matmulSrc);
 
@@ -29,28 +40,275 @@ const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu', 'gelu_tanh']
 
 // ---- kernel configuration ----
 
+/** One compiled tile shape: a workgroup computes tileM x tileN of C, a thread threadM x threadN. */
 export interface TileConfig {
   tileM: number;
   tileN: number;
   tileK: number;
+  /** Rows of C per thread (4 or 8); the workgroup is (tileN / threadN) x (tileM / threadM). */
+  threadM: number;
+  /** Columns of C per thread (4 or 8). */
+  threadN: number;
 }
 
-/** 16 x 16 threads, each a 4 x 4 block: the workhorse for anything at least 64 on both sides. */
-const LARGE_TILES: TileConfig = { tileM: 64, tileN: 64, tileK: 16 };
-/** 8 x 8 threads for thin or small products, where 64-wide tiles would be mostly padding. */
-const SMALL_TILES: TileConfig = { tileM: 32, tileN: 32, tileK: 16 };
+/** A tile config plus the vec4 paths the operands' layouts allow. */
+export interface MatmulVariant extends TileConfig {
+  aVec4: boolean;
+  bVec4: boolean;
+  cVec4: boolean;
+}
 
-/** Which compiled variant a product of op(A) [M, K] and op(B) [K, N] uses (exported for tests and benchmarks). */
-export function matmulVariant(M: number, N: number, K: number, transA = false, transB = false) {
-  const tiles = M >= 64 && N >= 64 ? LARGE_TILES : SMALL_TILES;
+const tiles = (tileM: number, tileN: number, tileK: number, threadM: number, threadN: number): TileConfig =>
+  ({ tileM, tileN, tileK, threadM, threadN });
+
+/** 16 x 16 threads, each a 4 x 4 block: the workhorse for anything at least 64 on both sides. */
+const LARGE_TILES = tiles(64, 64, 16, 4, 4);
+/** 8 x 8 threads for thin or small products, where 64-wide tiles would be mostly padding. */
+const SMALL_TILES = tiles(32, 32, 16, 4, 4);
+
+/**
+ * What the autotuner chooses from. Big tiles with 8 x 8 per thread reuse each staged value 8 times
+ * per operand (what fast GPU kernels do); small ones keep more workgroups busy on small products.
+ * `matmulCandidates` drops those the device cannot run.
+ */
+export const MATMUL_CANDIDATES: readonly TileConfig[] = [
+  SMALL_TILES,
+  LARGE_TILES,
+  tiles(64, 64, 32, 4, 4),
+  tiles(64, 64, 8, 4, 4),
+  tiles(64, 64, 16, 8, 8),
+  tiles(128, 64, 16, 8, 4),
+  tiles(64, 128, 16, 4, 8),
+  tiles(128, 128, 8, 8, 8),
+  tiles(128, 128, 16, 8, 8),
+  tiles(128, 128, 32, 8, 8),
+];
+
+/** E.g. '64x64x16/4x4': tiles M x N x K / per-thread block M x N. */
+export function tileConfigId(c: TileConfig): string {
+  return `${c.tileM}x${c.tileN}x${c.tileK}/${c.threadM}x${c.threadN}`;
+}
+
+/** The limits that decide which tile configs exist on a device (part of the autotune fingerprint). */
+export const MATMUL_LIMITS = [
+  'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
+] as const;
+
+type Limits = Pick<GPUSupportedLimits, (typeof MATMUL_LIMITS)[number]>;
+
+/** Why a config cannot run on a device with these limits, or null when it can. */
+export function tileConfigProblem(c: TileConfig, limits: Limits): string | null {
+  const wgX = c.tileN / c.threadN;
+  const wgY = c.tileM / c.threadM;
+  const shared = (c.tileM + c.tileN) * c.tileK * 4;
+  if (![4, 8].includes(c.threadM) || ![4, 8].includes(c.threadN)) return 'the shader has 4 or 8 rows / columns per thread';
+  if (c.tileM % c.threadM || c.tileN % c.threadN || ![8, 16, 32].includes(c.tileK)) return 'tiles must be multiples of the thread block, TILE_K 8, 16 or 32';
+  if (shared > limits.maxComputeWorkgroupStorageSize) return `${shared} bytes of workgroup memory, over ${limits.maxComputeWorkgroupStorageSize}`;
+  if (wgX * wgY > limits.maxComputeInvocationsPerWorkgroup) return `${wgX * wgY} threads, over ${limits.maxComputeInvocationsPerWorkgroup}`;
+  if (wgX > limits.maxComputeWorkgroupSizeX || wgY > limits.maxComputeWorkgroupSizeY) return `workgroup ${wgX}x${wgY} over the ${limits.maxComputeWorkgroupSizeX}x${limits.maxComputeWorkgroupSizeY} limit`;
+  return null;
+}
+
+/** The candidates this device can run. */
+export function matmulCandidates(limits: Limits = engine().device.limits): TileConfig[] {
+  return MATMUL_CANDIDATES.filter((c) => tileConfigProblem(c, limits) === null);
+}
+
+/**
+ * Software adapters (SwiftShader) run the 64x64 tile with 8 x 8 per thread 1.5-4x faster than with
+ * 4 x 4 (64 threads instead of 256: SwiftShader pays per thread and per barrier; measured at 128^3,
+ * 256^3 and the ViT's 4352x192x64 products and their gradients, interleaved in one process).
+ */
+const LARGE_TILES_SOFTWARE = tiles(64, 64, 16, 8, 8);
+
+/** Which compiled variant the fixed heuristic picks for op(A) [M, K] @ op(B) [K, N] (no tuning). */
+export function matmulVariant(M: number, N: number, K: number, transA = false, transB = false): MatmulVariant {
+  const large = isInitialized() && engine().report.software ? LARGE_TILES_SOFTWARE : LARGE_TILES;
+  return withVec4(M >= 64 && N >= 64 ? large : SMALL_TILES, M, N, K, transA, transB);
+}
+
+function withVec4(c: TileConfig, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
   return {
-    ...tiles,
+    ...c,
     // vec4 loads / stores need the contiguous dimension of that operand to be a multiple of 4.
     aVec4: (transA ? M : K) % 4 === 0,
     bVec4: (transB ? K : N) % 4 === 0,
     cVec4: N % 4 === 0,
   };
 }
+
+// ---- precision ----
+
+/**
+ * torch.set_float32_matmul_precision's names. 'highest': f32 products and sums. 'medium': each
+ * operand element rounded to f16 (nearest, ties to even; beyond +-65504 to inf as an IEEE
+ * conversion would), products and sums in f32: the numerics of f16 tensor cores, computed by the f32
+ * kernel on any adapter. (A tensor-core kernel can take over 'medium' on adapters that have one.)
+ */
+export type Float32MatmulPrecision = 'highest' | 'medium';
+
+let matmulPrecision: Float32MatmulPrecision = 'highest';
+
+/**
+ * Sets the precision of every f32 matmul and linear, forward and backward, from the next kernel
+ * recorded on (a backward pass uses the setting in force when it runs). Parameters, gradients and
+ * optimizer state stay f32: 'medium' is mixed precision with f16 matmul inputs and f32 master
+ * weights and accumulation.
+ */
+export function setFloat32MatmulPrecision(precision: Float32MatmulPrecision): void {
+  if (precision !== 'highest' && precision !== 'medium') {
+    throw new Error(`setFloat32MatmulPrecision: unknown precision '${String(precision)}' (expected 'highest' or 'medium')`);
+  }
+  matmulPrecision = precision;
+}
+
+export function getFloat32MatmulPrecision(): Float32MatmulPrecision {
+  return matmulPrecision;
+}
+
+// ---- autotuning ----
+
+export interface MatmulProblem {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * The autotuner's class of a product: M, N, K rounded up to powers of two (16 .. 8192) and the
+ * transpose and vec4 flags, e.g. 'M4096xN64xK256|tA-|tB+|v4:1,1,1'.
+ */
+export function matmulProblemClass(M: number, N: number, K: number, transA = false, transB = false): string {
+  const v = withVec4(SMALL_TILES, M, N, K, transA, transB);
+  const f = (b: boolean) => (b ? '+' : '-');
+  return `M${bucketPow2(M)}xN${bucketPow2(N)}xK${bucketPow2(K)}|tA${f(transA)}|tB${f(transB)}|v4:${+v.aVec4},${+v.bVec4},${+v.cVec4}`;
+}
+
+/** Problems matmul has run, one per class (the first seen), for `autotune()`. */
+const seenClasses = new Map<string, Required<MatmulProblem>>();
+
+function matmulTuner(): Autotuner {
+  const e = engine();
+  const fingerprint = adapterFingerprint(e.report, MATMUL_LIMITS);
+  return sharedAutotuner(fingerprint, () => gpuTimer({ flush: () => e.flush(), done: () => e.device.queue.onSubmittedWorkDone() }));
+}
+
+export interface MatmulChoice {
+  config: MatmulVariant;
+  /** E.g. '64x64x16/4x4'. */
+  id: string;
+  /** True when an autotuned choice (this run's or a cached one) is used, false for the heuristic. */
+  tuned: boolean;
+  problemClass: string;
+  /** The tuning measurements (median ms per call of every candidate), when tuned. */
+  timesMs?: Record<string, number>;
+}
+
+/** The kernel a product of op(A) [M, K] and op(B) [K, N] runs with now, and whether it was tuned. */
+export function matmulChoice(M: number, N: number, K: number, transA = false, transB = false): MatmulChoice {
+  const problemClass = matmulProblemClass(M, N, K, transA, transB);
+  if (autotuneEnabled()) {
+    const rec = matmulTuner().lookup('matmul', problemClass);
+    const config = rec && matmulCandidates().find((c) => tileConfigId(c) === rec.choice);
+    if (rec && config) return { config: withVec4(config, M, N, K, transA, transB), id: rec.choice, tuned: true, problemClass, timesMs: rec.timesMs };
+  }
+  const config = matmulVariant(M, N, K, transA, transB);
+  return { config, id: tileConfigId(config), tuned: false, problemClass };
+}
+
+/** Candidates worth timing for one problem: no tile past the problem's padded size (the heuristic's always). */
+function candidatesFor(p: Required<MatmulProblem>): TileConfig[] {
+  const heuristic = matmulVariant(p.M, p.N, p.K, p.transA, p.transB);
+  const fits = (c: TileConfig) =>
+    c.tileM <= Math.max(32, bucketPow2(p.M, 1)) && c.tileN <= Math.max(32, bucketPow2(p.N, 1)) && c.tileK <= Math.max(8, bucketPow2(p.K, 1));
+  return matmulCandidates().filter((c) => fits(c) || tileConfigId(c) === tileConfigId(heuristic));
+}
+
+export interface MatmulTuneResult {
+  problem: Required<MatmulProblem>;
+  problemClass: string;
+  /** The chosen config's id. */
+  choice: string;
+  config: TileConfig;
+  timesMs: Record<string, number>;
+  /** When it was measured (ISO date). */
+  tunedAt: string;
+  /** True when the choice was already stored (nothing timed). */
+  cached: boolean;
+}
+
+export interface AutotuneMatmulOptions {
+  /** Replaces GPU timing (tests). */
+  timer?: Timer;
+}
+
+/**
+ * Times the tile candidates on each problem's class (unless a choice is stored), keeps the fastest
+ * and stores it, so later products of that class use it. Returns [] when tuning is off
+ * (WGTRAIN_AUTOTUNE=off, configureAutotune({ enabled: false })).
+ */
+export async function autotuneMatmul(problems: readonly MatmulProblem[], options: AutotuneMatmulOptions = {}): Promise<MatmulTuneResult[]> {
+  if (!autotuneEnabled()) return [];
+  const tuner = matmulTuner();
+  const done = new Set<string>();
+  const out: MatmulTuneResult[] = [];
+  for (const q of problems) {
+    const p = { M: q.M, N: q.N, K: q.K, transA: !!q.transA, transB: !!q.transB };
+    for (const d of [p.M, p.N, p.K]) {
+      if (!Number.isInteger(d) || d < 1) throw new Error(`autotuneMatmul: sizes must be positive integers, got M=${p.M} N=${p.N} K=${p.K}`);
+    }
+    const problemClass = matmulProblemClass(p.M, p.N, p.K, p.transA, p.transB);
+    if (done.has(problemClass)) continue;
+    done.add(problemClass);
+    const configs = candidatesFor(p);
+    // Operands only when something is timed: a cached class costs no allocation.
+    let operands: Tensor[] = [];
+    const candidates: Candidate[] = configs.map((config) => ({
+      id: tileConfigId(config),
+      run: () => {
+        if (operands.length === 0) operands = tuneOperands(p);
+        const [a, b] = operands;
+        runMatmul({ op: 'autotuneMatmul', a, b, transA: p.transA, transB: p.transB, M: p.M, N: p.N, K: p.K, aBatch: [], bBatch: [], outBatch: [], outShape: [p.M, p.N], config }).out.dispose();
+      },
+    }));
+    try {
+      const r = await tuner.tune('matmul', problemClass, candidates, p, options.timer);
+      const config = configs.find((c) => tileConfigId(c) === r.record.choice)!;
+      out.push({ problem: p, problemClass, choice: r.record.choice, config, timesMs: r.record.timesMs, tunedAt: r.record.tunedAt, cached: r.cached });
+    } finally {
+      for (const t of operands) t.dispose();
+    }
+  }
+  return out;
+}
+
+/** Random operands in [-1, 1) in the stored layouts of a problem. */
+function tuneOperands(p: Required<MatmulProblem>): Tensor[] {
+  let seed = 12345;
+  const rand = (n: number) => {
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      x[i] = seed / 2 ** 31 - 1;
+    }
+    return x;
+  };
+  return [
+    tensor(rand(p.M * p.K), p.transA ? [p.K, p.M] : [p.M, p.K]),
+    tensor(rand(p.K * p.N), p.transB ? [p.N, p.K] : [p.K, p.N]),
+  ];
+}
+
+/** Tunes every class matmul has run and has no stored choice for (what `autotune()` calls). */
+async function tuneSeenMatmuls(): Promise<TuneResult[]> {
+  if (!isInitialized()) return [];
+  const results = await autotuneMatmul([...seenClasses.values()]);
+  return results.map((r) => ({ key: `matmul|${r.problemClass}`, cached: r.cached, record: { choice: r.choice, timesMs: r.timesMs, tunedAt: r.tunedAt, problem: r.problem } }));
+}
+
+registerTunableOp('matmul', tuneSeenMatmuls);
 
 function activationDefines(activation: Activation): Defines {
   return { ACT_RELU: activation === 'relu', ACT_GELU: activation === 'gelu', ACT_GELU_TANH: activation === 'gelu_tanh' };
@@ -60,7 +318,7 @@ function activationDefines(activation: Activation): Defines {
 function defines(overrides: Defines): Defines {
   return {
     MODE_MATMUL: false, MODE_ACT_GRAD: false, MODE_COLUMN_SUM: false,
-    TILE_M: 64, TILE_N: 64, TILE_K: 16,
+    TILE_M: 64, TILE_N: 64, TILE_K: 16, TM8: false, TN8: false, ROUND_F16: false,
     TRANS_A: false, TRANS_B: false, A_VEC4: false, B_VEC4: false, C_VEC4: false,
     HAS_BIAS: false, SAVE_PREACT: false, PREACT_BINDING: 4,
     ...activationDefines('none'),
@@ -76,6 +334,27 @@ let dispatchLimitOverride: number | null = null;
  */
 export function setMatmulDispatchLimitForTests(limit: number | null): void {
   dispatchLimitOverride = limit;
+}
+
+let configOverride: TileConfig | null = null;
+
+/** @internal Tests: run every product with this tile config (null: the normal choice). */
+export function setMatmulConfigForTests(config: TileConfig | null): void {
+  if (config) {
+    const why = tileConfigProblem(config, engine().device.limits);
+    if (why) throw new Error(`setMatmulConfigForTests: ${tileConfigId(config)} cannot run here (${why})`);
+  }
+  configOverride = config;
+}
+
+/** @internal Tests: forget the problem classes seen so far. */
+export function clearSeenMatmulClassesForTests(): void {
+  seenClasses.clear();
+}
+
+/** Problem classes run since start-up (or the last clear), with the first problem seen of each. */
+export function seenMatmulClasses(): Map<string, Required<MatmulProblem>> {
+  return new Map(seenClasses);
 }
 
 // ---- the core product ----
@@ -102,6 +381,8 @@ interface MatmulSpec {
   activation?: Activation;
   /** Also return the pre-activation (bias included), for the activation's backward. */
   savePreact?: boolean;
+  /** Use this tile config (autotuning); otherwise the test override, the tuned choice or the heuristic. */
+  config?: TileConfig;
 }
 
 interface BatchDims {
@@ -130,19 +411,40 @@ function planBatch(spec: MatmulSpec): { outer: BatchDims; reduce: BatchDims } {
   return { outer, reduce };
 }
 
+/**
+ * 'medium' precision on a device with tensor cores (subgroup matrices): plain products (no bias,
+ * activation or summed batch dims; at most one batch dim) go to the tensor-core kernel, which has
+ * the same numerics (f16 operands, f32 accumulation) at tensor-core speed. Anything else, and every
+ * device without them, uses the f32 kernel with ROUND_F16. WGTRAIN_TENSOR_CORES=off turns it off.
+ */
+function tryTensorCores(spec: MatmulSpec, outer: BatchDims, reduce: BatchDims): Tensor | null {
+  if (matmulPrecision !== 'medium' || tensorCoresOff || spec.config || configOverride) return null;
+  if (spec.bias || (spec.activation ?? 'none') !== 'none' || spec.savePreact) return null;
+  if (reduce.shape.length > 0 || outer.shape.length > 1 || !canUseTensorCoreMatmul()) return null;
+  return runTensorCoreMatmul({
+    op: spec.op, a: spec.a, b: spec.b, transA: spec.transA, transB: spec.transB, M: spec.M, N: spec.N, K: spec.K,
+    batch: outer.shape[0] ?? 1, aBatchStride: outer.aStrides[0] ?? 0, bBatchStride: outer.bStrides[0] ?? 0, outShape: spec.outShape,
+  });
+}
+
+const tensorCoresOff = typeof process !== 'undefined' && process.env?.WGTRAIN_TENSOR_CORES === 'off';
+
 function runMatmul(spec: MatmulSpec): { out: Tensor; preact: Tensor | null } {
   const { op, M, N, K, transA, transB } = spec;
   const activation = spec.activation ?? 'none';
+  const { outer, reduce } = planBatch(spec);
+  const onTensorCores = tryTensorCores(spec, outer, reduce);
+  if (onTensorCores) return { out: onTensorCores, preact: null };
   const out = Tensor.empty(spec.outShape);
   const preact = spec.savePreact ? Tensor.empty(spec.outShape) : null;
-  const { outer, reduce } = planBatch(spec);
   const outerCount = shapeSize(outer.shape);
   const reduceCount = shapeSize(reduce.shape);
-  const v = matmulVariant(M, N, K, transA, transB);
+  const v = pickVariant(spec);
   const hasBias = !!spec.bias;
   const kernelDefines = defines({
     MODE_MATMUL: true,
-    TILE_M: v.tileM, TILE_N: v.tileN, TILE_K: v.tileK,
+    TILE_M: v.tileM, TILE_N: v.tileN, TILE_K: v.tileK, TM8: v.threadM === 8, TN8: v.threadN === 8,
+    ROUND_F16: matmulPrecision === 'medium',
     TRANS_A: transA, TRANS_B: transB, A_VEC4: v.aVec4, B_VEC4: v.bVec4, C_VEC4: v.cVec4,
     HAS_BIAS: hasBias, SAVE_PREACT: !!preact, PREACT_BINDING: hasBias ? 5 : 4,
     ...activationDefines(activation),
@@ -152,10 +454,8 @@ function runMatmul(spec: MatmulSpec): { out: Tensor; preact: Tensor | null } {
   if (preact) buffers.push(preact.buffer(op));
 
   const e = engine();
-  const sharedBytes = (v.tileM + v.tileN) * v.tileK * 4;
-  if (sharedBytes > e.device.limits.maxComputeWorkgroupStorageSize) {
-    throw new Error(`wgtrain internal: matmul tiles ${v.tileM}x${v.tileN}x${v.tileK} need ${sharedBytes} bytes of workgroup memory, over the device's ${e.device.limits.maxComputeWorkgroupStorageSize}`);
-  }
+  const why = tileConfigProblem(v, e.device.limits);
+  if (why) throw new Error(`wgtrain internal: matmul tiles ${tileConfigId(v)} cannot run on this device (${why})`);
   const limit = dispatchLimitOverride ?? e.device.limits.maxComputeWorkgroupsPerDimension;
   const rowTiles = Math.ceil(M / v.tileM);
   const colTiles = Math.ceil(N / v.tileN);
@@ -180,6 +480,17 @@ function runMatmul(spec: MatmulSpec): { out: Tensor; preact: Tensor | null } {
     }
   }
   return { out, preact };
+}
+
+/** The explicit config, the test override, the tuned choice or the heuristic, in that order. */
+function pickVariant(spec: MatmulSpec): MatmulVariant {
+  const { M, N, K, transA, transB } = spec;
+  const forced = spec.config ?? configOverride;
+  if (forced) return withVec4(forced, M, N, K, transA, transB);
+  if (!autotuneEnabled()) return matmulVariant(M, N, K, transA, transB);
+  const choice = matmulChoice(M, N, K, transA, transB);
+  if (!choice.tuned && !seenClasses.has(choice.problemClass)) seenClasses.set(choice.problemClass, { M, N, K, transA, transB });
+  return choice.config;
 }
 
 /** dz = dy * act'(s), s the saved pre-activation (relu: the output works as well). */
