@@ -22,6 +22,8 @@ type Tf = typeof TF;
 export interface BenchOptions {
   /** Square matmul sizes n ([n,n] x [n,n], f32). Default: by adapter (see defaultSizes). */
   matmulSizes?: number[];
+  /** Training-shaped products (see defaultMatmulShapes; [] for none). Default: by adapter, when matmulSizes is not empty. */
+  matmulShapes?: MatmulProblem[];
   /** Dropout tensor sizes in elements. Default: by adapter. */
   dropoutSizes?: number[];
   /** Dropout rate. */
@@ -46,13 +48,32 @@ export interface Timing {
   iters: number;
 }
 
-export interface MatmulRow {
+/** One product op(A) [M, K] @ op(B) [K, N], as `wg.matmul(a, b, { transposeA, transposeB })`. */
+export interface MatmulProblem {
+  /** What the shape is, e.g. 'square' or 'ViT fc1 dW = dzᵀ·x'. */
+  name: string;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+export interface MatmulRow extends MatmulProblem {
+  /** Square rows: the size (M = N = K = n); 0 for the training shapes. */
   n: number;
   flops: number;
+  /** The tile config wgtrain ran ('64x64x16/8x8'), whether the autotuner chose it, and its timings. */
+  kernel: { id: string; tuned: boolean; tuningMs?: Record<string, number> };
   wgtrain: Timing & { gflops: number };
   tfjs: Timing & { gflops: number };
   /** wgtrain GFLOP/s / tfjs GFLOP/s (> 1: wgtrain is faster). */
   ratio: number;
+  /**
+   * wgtrain under setFloat32MatmulPrecision('medium') (f16 operands, f32 accumulation): on tensor
+   * cores where the device has them, else the f32 kernel rounding operands as it stages them.
+   */
+  medium: Timing & { gflops: number; path: 'tensor cores' | 'f32 kernel, f16-rounded operands' };
 }
 
 export interface DropoutRow {
@@ -100,10 +121,29 @@ export interface BenchResults {
   userAgent: string;
   options: { repeats: number; targetMs: number; p: number; train: { warmup: number; repeats: number; targetMs: number; maxIters: number } };
   checks: string[];
+  /** Square products [n,n] x [n,n]. */
   matmul: MatmulRow[];
+  /** Non-square and transposed-operand products of ViT training (forward, dx, dW). */
+  matmulShapes: MatmulRow[];
   dropout: DropoutRow[];
   /** Training steps/s, one row per model (see train-core.ts). */
   training: TrainRow[];
+}
+
+/**
+ * Training-shaped products, forward and both gradients of one Linear: on a GPU the issue's ViT-T
+ * shapes (12544 tokens = batch 64 x 196 patches, width 192, MLP 576: x·Wᵀ is 12544x192x576, the
+ * weight gradient dzᵀ·x is 192x576x12544), on a software adapter the lab's vit-xs at batch 128
+ * (2176 tokens, width 32, MLP 128).
+ */
+export function defaultMatmulShapes(report: wg.AdapterReport): MatmulProblem[] {
+  const [T, D, H] = report.software ? [2176, 32, 128] : [12544, 192, 576];
+  const p = (name: string, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulProblem => ({ name, M, N, K, transA, transB });
+  return [
+    p('fc2 forward y = h·Wᵀ', T, D, H, false, true),
+    p('fc2 dx = dy·W', T, H, D, false, false),
+    p('fc2 dW = dyᵀ·h', D, H, T, true, false),
+  ];
 }
 
 /** Sizes that fit the adapter: small on a software rasteriser, large (memory permitting) on a GPU. */
@@ -228,32 +268,58 @@ async function checkDropout(p: number): Promise<string> {
   return `dropout p=${p}: kept fraction ${frac.toFixed(4)} of ${n}, values 0 or 1/(1-p)`;
 }
 
-async function benchMatmul(tf: Tf, n: number, repeats: number, targetMs: number): Promise<MatmulRow> {
-  const aData = hostData(n * n, 11);
-  const bData = hostData(n * n, 12);
-  const a = wg.tensor(aData, [n, n]);
-  const b = wg.tensor(bData, [n, n]);
-  const ta = tf.tensor2d(aData, [n, n]);
-  const tb = tf.tensor2d(bData, [n, n]);
+/** Stored layout of an operand: [rows, cols] of op(X), swapped when it is read transposed. */
+const stored = (rows: number, cols: number, trans: boolean): [number, number] => (trans ? [cols, rows] : [rows, cols]);
+
+async function benchMatmul(tf: Tf, q: MatmulProblem, repeats: number, targetMs: number, log: (line: string) => void): Promise<MatmulRow> {
+  const { M, N, K, transA, transB } = q;
+  const aShape = stored(M, K, transA);
+  const bShape = stored(K, N, transB);
+  const aData = hostData(M * K, 11);
+  const bData = hostData(K * N, 12);
+  // The autotuner first (a stored choice costs nothing; WGTRAIN_AUTOTUNE=off skips it), so the
+  // timed calls run the kernel this adapter measured fastest for this class of product.
+  const [tuned] = await wg.autotuneMatmul([{ M, N, K, transA, transB }]);
+  if (tuned) log(`autotune ${M}x${N}x${K}${transA ? ' tA' : ''}${transB ? ' tB' : ''}: ${tuned.choice}${tuned.cached ? ' (stored)' : ''}`);
+  const choice = wg.matmulChoice(M, N, K, transA, transB);
+  const a = wg.tensor(aData, aShape);
+  const b = wg.tensor(bData, bShape);
+  const ta = tf.tensor2d(aData, aShape);
+  const tb = tf.tensor2d(bData, bShape);
+  const opts = { transposeA: transA, transposeB: transB };
+  const before = wg.getFloat32MatmulPrecision();
   try {
-    const [ours, theirs] = await timeCases(
+    const [ours, theirs, medium] = await timeCases(
       [
-        { run: () => wg.matmul(a, b).dispose(), sync: wgSync },
-        { run: () => tf.matMul(ta, tb).dispose(), sync: tfSync(tf) },
+        { run: () => wg.matmul(a, b, opts).dispose(), sync: wgSync },
+        { run: () => tf.matMul(ta, tb, transA, transB).dispose(), sync: tfSync(tf) },
+        {
+          run: () => {
+            // The precision is read when a product is recorded, so this times 'medium' alone.
+            wg.setFloat32MatmulPrecision('medium');
+            wg.matmul(a, b, opts).dispose();
+            wg.setFloat32MatmulPrecision(before);
+          },
+          sync: wgSync,
+        },
       ],
       repeats,
       targetMs,
     );
-    const flops = 2 * n * n * n;
+    const flops = 2 * M * N * K;
     const gflops = (t: Timing) => flops / (t.ms * 1e6);
     return {
-      n,
+      ...q,
+      n: M === N && N === K && q.name === 'square' ? M : 0,
       flops,
+      kernel: { id: choice.id, tuned: choice.tuned, tuningMs: choice.timesMs },
       wgtrain: { ...ours, gflops: gflops(ours) },
       tfjs: { ...theirs, gflops: gflops(theirs) },
       ratio: gflops(ours) / gflops(theirs),
+      medium: { ...medium, gflops: gflops(medium), path: wg.canUseTensorCoreMatmul() ? 'tensor cores' : 'f32 kernel, f16-rounded operands' },
     };
   } finally {
+    wg.setFloat32MatmulPrecision(before);
     [a, b].forEach((t) => t.dispose());
     [ta, tb].forEach((t) => t.dispose());
   }
@@ -388,9 +454,15 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
 
   const matmul: MatmulRow[] = [];
   for (const n of matmulSizes) {
-    const row = await benchMatmul(tf, n, repeats, targetMs);
-    log(`matmul n=${n}: wgtrain ${row.wgtrain.gflops.toFixed(2)} GFLOP/s, tfjs ${row.tfjs.gflops.toFixed(2)} GFLOP/s`);
+    const row = await benchMatmul(tf, { name: 'square', M: n, N: n, K: n, transA: false, transB: false }, repeats, targetMs, log);
+    log(`matmul n=${n}: wgtrain ${row.wgtrain.gflops.toFixed(2)} GFLOP/s (${row.kernel.id}), tfjs ${row.tfjs.gflops.toFixed(2)} GFLOP/s, medium ${row.medium.gflops.toFixed(2)}`);
     matmul.push(row);
+  }
+  const matmulShapes: MatmulRow[] = [];
+  for (const q of options.matmulShapes ?? (matmulSizes.length ? defaultMatmulShapes(report) : [])) {
+    const row = await benchMatmul(tf, q, repeats, targetMs, log);
+    log(`matmul ${q.name} ${q.M}x${q.N}x${q.K}: wgtrain ${row.wgtrain.gflops.toFixed(2)} GFLOP/s (${row.kernel.id}), tfjs ${row.tfjs.gflops.toFixed(2)} GFLOP/s`);
+    matmulShapes.push(row);
   }
   const dropout: DropoutRow[] = [];
   for (const n of dropoutSizes) {
@@ -421,6 +493,7 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
     options: { repeats, targetMs, p, train },
     checks,
     matmul,
+    matmulShapes,
     dropout,
     training,
   };
@@ -448,15 +521,23 @@ export function formatResults(r: BenchResults): string {
   out.push(`tfjs webgpu backend adapter: ${r.tfjsAdapter.vendor ?? '?'} / ${r.tfjsAdapter.architecture ?? '?'}${r.sameAdapter ? ' (same adapter)' : ' (DIFFERENT adapter!)'}`);
   out.push(`timing: median over ${r.options.repeats} batches, each ~${r.options.targetMs} ms of back-to-back calls, ended by queue.onSubmittedWorkDone()`);
   for (const c of r.checks) out.push(`check: ${c}`);
-  if (r.matmul.length) {
-    out.push('');
-    out.push('matmul f32 [n,n] x [n,n]: GFLOP/s = 2n^3 / time per call; ratio = wgtrain / tfjs (> 1: wgtrain faster)');
-    out.push(
-      table(
-        ['n', 'wgtrain GFLOP/s', 'tfjs GFLOP/s', 'ratio', 'wgtrain ms', 'tfjs ms', 'iters'],
-        r.matmul.map((m) => [String(m.n), num(m.wgtrain.gflops), num(m.tfjs.gflops), m.ratio.toFixed(2), ms(m.wgtrain.ms), ms(m.tfjs.ms), `${m.wgtrain.iters}/${m.tfjs.iters}`]),
-      ),
+  const matmulTable = (rows: MatmulRow[]) =>
+    table(
+      ['product', 'M x N x K', 'kernel', 'wgtrain GFLOP/s', 'tfjs GFLOP/s', 'ratio', 'medium GFLOP/s', 'wgtrain ms', 'tfjs ms', 'iters'],
+      rows.map((m) => [
+        m.name === 'square' ? `square n=${m.n}` : m.name,
+        `${m.M}x${m.N}x${m.K}${m.transA ? ' tA' : ''}${m.transB ? ' tB' : ''}`,
+        `${m.kernel.id}${m.kernel.tuned ? ' (tuned)' : ''}`,
+        num(m.wgtrain.gflops), num(m.tfjs.gflops), m.ratio.toFixed(2), num(m.medium.gflops),
+        ms(m.wgtrain.ms), ms(m.tfjs.ms), `${m.wgtrain.iters}/${m.tfjs.iters}`,
+      ]),
     );
+  if (r.matmul.length || r.matmulShapes?.length) {
+    const medium = [...r.matmul, ...(r.matmulShapes ?? [])][0]?.medium.path;
+    out.push('');
+    out.push('matmul f32: GFLOP/s = 2MNK / time per call; ratio = wgtrain / tfjs (> 1: wgtrain faster); tA / tB = operand read transposed');
+    out.push(`  kernel = wgtrain's tile config (tuned: chosen by the autotuner on this adapter); medium = setFloat32MatmulPrecision('medium'), ${medium}`);
+    out.push(matmulTable([...r.matmul, ...(r.matmulShapes ?? [])]));
   }
   if (r.dropout.length) {
     out.push('');
