@@ -40,6 +40,8 @@ interface CliOptions {
   quick?: boolean;
   browser?: boolean;
   checkpointEvery: number;
+  /** Undefined: on unless the adapter is a software one. */
+  autotune?: boolean;
   list?: boolean;
   progress: boolean;
 }
@@ -69,6 +71,8 @@ function parseArgs(argv: string[]): CliOptions {
       if (!Number.isInteger(n) || n <= 0) throw new Error(`--checkpoint-every must be a positive integer, got ${v}`);
       return n;
     }, 200)
+    .option('--autotune', 'tune the matmul kernels on this adapter during the first step of each run (default on a GPU; results are bit-identical either way)')
+    .option('--no-autotune', 'use stored or default matmul kernels only (default on a software adapter, where compiling every candidate costs more than it saves in a short run)')
     .option('--no-progress', 'no progress bar (one line per run instead)')
     .option('--list', 'list the presets and exit')
     .addHelpText('after', QUICK_HELP)
@@ -203,7 +207,9 @@ async function runInNode(spec: ExperimentSpec, o: CliOptions, outDir: string, pr
   await init();
   const adapter = adapterName();
   progress.log(`lab: ${spec.name}${o.quick ? ' (--quick)' : ''} on ${adapter} -> ${outDir}`);
-  const outcome = await runExperiment(spec, { outDir, quick: o.quick, checkpointEvery: o.checkpointEvery, signal, onProgress: (p) => progress.update(p) });
+  const { adapterReport } = await import('../runtime/engine.js');
+  const autotune = o.autotune ?? !adapterReport().software;
+  const outcome = await runExperiment(spec, { outDir, quick: o.quick, checkpointEvery: o.checkpointEvery, autotune, signal, onProgress: (p) => progress.update(p) });
   return { spec: outcome.spec, results: outcome.results, adapter };
 }
 

@@ -23,6 +23,7 @@
  * process loses at most the steps since the run's last checkpoint, and the final results equal an
  * uninterrupted run's bit for bit. A stop through `signal` writes a checkpoint first and loses nothing.
  */
+import { autotune } from '../../runtime/autotune.js';
 import { adapterReport } from '../../runtime/engine.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { flattenParams, measure as analysisMeasure, type MeasureOptions } from '../analysis.js';
@@ -76,6 +77,12 @@ export interface RunExperimentOptions {
   checkpointEvery?: number;
   /** The metric measurement (default analysis.measure); for tests. */
   measure?: MeasureFn;
+  /**
+   * After the first step of each trained run, tune the matmul products seen so far that have no
+   * stored choice (`autotune()`, src/runtime/autotune.ts). Every tile config gives bit-identical
+   * results, so this changes speed only, never a number in the results. Default false.
+   */
+  autotune?: boolean;
 }
 
 export interface ExperimentOutcome {
@@ -247,6 +254,7 @@ export async function runExperiment(input: ExperimentSpec, options: RunExperimen
         cache,
         measure,
         checkpointEvery,
+        autotune: !!options.autotune,
         signal: options.signal,
         onProgress: (p) => {
           stepsDone = stepsBefore + (p.step ?? 0);
@@ -272,6 +280,7 @@ interface TrainOneContext {
   cache: DataCache;
   measure: MeasureFn;
   checkpointEvery: number;
+  autotune: boolean;
   signal?: AbortSignal;
   onProgress: (p: Omit<RunnerProgress, 'runsTotal' | 'runsDone' | 'stepsTotal' | 'stepsDone'>) => void;
 }
@@ -334,6 +343,7 @@ async function trainOne(spec: ExperimentSpec, run: PlannedRun, ctx: TrainOneCont
       await store.write(files.checkpoint, await saveCheckpoint(trainer, { ...notes }));
     };
 
+    let tuned = false;
     while (!trainer.done) {
       const t = trainer.step;
       if (toMeasure.has(t) && theta0) {
@@ -350,6 +360,10 @@ async function trainOne(spec: ExperimentSpec, run: PlannedRun, ctx: TrainOneCont
         ctx.onProgress({ kind: 'measure', key: run.key, step: t, totalSteps: T, metric: point });
       }
       trainer.trainStep();
+      if (ctx.autotune && !tuned) {
+        tuned = true;
+        await autotune();
+      }
       if (++sinceFlush >= metricsEvery) {
         await trainer.flushMetrics();
         sinceFlush = 0;
