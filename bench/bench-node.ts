@@ -4,7 +4,8 @@
  * dist-node/bench.mjs (which is also what runs on a GPU server, see bench/README.md).
  *
  * Environment: WGTRAIN_BENCH_MATMUL="256,1024" and WGTRAIN_BENCH_DROPOUT="2^20" override the sizes
- * ("none": skip), WGTRAIN_BENCH_TRAIN="mlp,vit:depth=4" the training-step models ("none": skip),
+ * ("none": skip), WGTRAIN_BENCH_SHAPES=none skips the training-shaped products,
+ * WGTRAIN_BENCH_TRAIN="mlp,vit:depth=4" the training-step models ("none": skip),
  * WGTRAIN_BENCH_REPEATS the repeat count of the kernel rows, WGTRAIN_BENCH_OUT the results folder
  * (default bench/results). Without VK_ICD_FILENAMES / VK_DRIVER_FILES, Dawn is pointed at Chromium's
  * SwiftShader when that is installed (CPU-only machines).
@@ -52,6 +53,7 @@ try {
     matmulSizes: parseSizes(process.env.WGTRAIN_BENCH_MATMUL, 'matmul'),
     dropoutSizes: parseSizes(process.env.WGTRAIN_BENCH_DROPOUT, 'dropout'),
     trainSpecs: parseTrainSpecs(process.env.WGTRAIN_BENCH_TRAIN),
+    matmulShapes: process.env.WGTRAIN_BENCH_SHAPES === 'none' ? [] : undefined,
     repeats: process.env.WGTRAIN_BENCH_REPEATS ? Number(process.env.WGTRAIN_BENCH_REPEATS) : undefined,
     log: (line) => console.error(`  ${line}`),
   });

@@ -33,6 +33,7 @@ async function main(): Promise<BenchOutcome> {
       matmulSizes: parseSizes(q.get('matmul'), 'matmul'),
       dropoutSizes: parseSizes(q.get('dropout'), 'dropout'),
       trainSpecs: parseTrainSpecs(q.get('train')),
+      matmulShapes: q.get('shapes') === 'none' ? [] : undefined,
       repeats: q.get('repeats') ? Number(q.get('repeats')) : undefined,
       log,
     });

@@ -3,7 +3,7 @@
  * with sizes from the form, its results as charts (GFLOP/s and GB/s, wgtrain beside TensorFlow.js
  * WebGPU) and tables, exportable as JSON and each chart as PNG / SVG.
  *
- * Query parameters: matmul=64,128  dropout=2^18  repeats=3  train=none|mlp|mlp,vit  run=1 (start at once).
+ * Query parameters: matmul=64,128  dropout=2^18  repeats=3  train=none|mlp|mlp,vit  shapes=none  run=1 (start at once).
  * window.__benchDemo exposes the outcome for the end-to-end tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -168,15 +168,28 @@ async function show(r: BenchResults): Promise<void> {
     checks.textContent = `Correctness checks before timing: ${r.checks.join('; ')}`;
     parts.push(checks);
   }
-  if (r.matmul.length) {
-    parts.push(table('matmul (GFLOP/s = 2n³ / time per call)', ['n', 'wgtrain GFLOP/s', 'tfjs GFLOP/s', 'ratio', 'wgtrain ms', 'tfjs ms'], r.matmul.map((m) => [String(m.n), num(m.wgtrain.gflops), num(m.tfjs.gflops), ratio(m.ratio), num(m.wgtrain.ms), num(m.tfjs.ms)])));
+  const products = [...r.matmul, ...(r.matmulShapes ?? [])];
+  if (products.length) {
+    parts.push(table(
+      `matmul (GFLOP/s = 2MNK / time per call; kernel = wgtrain's tile config, "tuned" when the autotuner chose it here; medium = f16 operands, ${products[0].medium.path})`,
+      ['product', 'M×N×K', 'kernel', 'wgtrain GFLOP/s', 'tfjs GFLOP/s', 'ratio', 'medium GFLOP/s'],
+      products.map((m) => [
+        m.name === 'square' ? `square n=${m.n}` : m.name,
+        `${m.M}×${m.N}×${m.K}${m.transA ? ' Aᵀ' : ''}${m.transB ? ' Bᵀ' : ''}`,
+        `${m.kernel.id}${m.kernel.tuned ? ' (tuned)' : ''}`,
+        num(m.wgtrain.gflops), num(m.tfjs.gflops), ratio(m.ratio), num(m.medium.gflops),
+      ]),
+    ));
   }
   if (r.dropout.length) {
     parts.push(
       table(
         'dropout (GB/s = 8 bytes per element / time per call)',
-        ['elements', 'wgtrain GB/s', 'tf.dropout GB/s', 'ratio', 'tf mask-mul GB/s', 'ratio'],
-        r.dropout.map((d) => [d.elements.toLocaleString('en'), num(d.wgtrain.gbps), num(d.tfDropout.gbps), ratio(d.ratioVsTfDropout), num(d.tfMaskMul.gbps), ratio(d.ratioVsTfMaskMul)]),
+        ['elements', 'wgtrain GB/s', 'tf.dropout GB/s', 'ratio', 'tf mask-mul GB/s', 'ratio', 'backward GB/s', 'copy GB/s', 'fwd / bwd % of copy'],
+        r.dropout.map((d) => [
+          d.elements.toLocaleString('en'), num(d.wgtrain.gbps), num(d.tfDropout.gbps), ratio(d.ratioVsTfDropout), num(d.tfMaskMul.gbps), ratio(d.ratioVsTfMaskMul),
+          num(d.backward.gbps), num(d.copy.gbps), `${(100 * d.forwardVsCopy).toFixed(0)}% / ${(100 * d.backwardVsCopy).toFixed(0)}%`,
+        ]),
       ),
     );
   }
@@ -202,6 +215,8 @@ async function runBench(): Promise<void> {
       dropoutSizes: parseSizes(ui.dropout.value, 'dropout'),
       repeats: ui.repeats.value ? Number(ui.repeats.value) : undefined,
       trainSpecs: ui.train.checked ? parseTrainSpecs(query.get('train')) : [],
+      // shapes=none skips the training-shaped products (the square sizes still run).
+      matmulShapes: query.get('shapes') === 'none' ? [] : undefined,
     };
     if (options.repeats !== undefined && !(Number.isInteger(options.repeats) && options.repeats > 0)) throw new Error(`repeats must be a positive integer, got ${ui.repeats.value}`);
     log('starting TensorFlow.js WebGPU…');

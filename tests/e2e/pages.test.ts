@@ -68,7 +68,7 @@ test('without WebGPU the landing and lab pages explain what to do instead of fai
 
 test('the benchmark page runs a small benchmark into charts and tables', async () => {
   const { page, log } = await openPage(session);
-  const url = `${session.server.origin}/demos/bench.html?run=1&matmul=32,64&dropout=2^14&repeats=2&train=none`;
+  const url = `${session.server.origin}/demos/bench.html?run=1&matmul=32,64&dropout=2^14&repeats=2&train=none&shapes=none`;
   await page.goto(url, { waitUntil: 'load', timeout: LOAD_MS });
   await waitInPage(page, log, 'benchmark run', () => ['done', 'error', 'unavailable'].includes(window.__benchDemo?.state ?? ''), 90_000);
   const outcome = (await page.evaluate(() => window.__benchDemo)) as BenchDemoState;
