@@ -78,6 +78,8 @@ export interface MatmulRow extends MatmulProblem {
 
 export interface DropoutRow {
   elements: number;
+  /** wgtrain's launch shape ('wg256x1': 256 threads a workgroup, 1 block of 8 a thread), and whether the autotuner chose it. */
+  launch: { id: string; tuned: boolean; tuningMs?: Record<string, number> };
   /** Bytes counted per call for every column: read x + write y, 8 bytes per element. */
   bytes: number;
   wgtrain: Timing & { gbps: number };
@@ -361,7 +363,11 @@ async function checkCopy(): Promise<string> {
   return `copy kernel (${COPY_VEC4S_PER_THREAD.join(', ')} vec4s per thread): copies ${n} elements exactly`;
 }
 
-async function benchDropout(tf: Tf, n: number, p: number, repeats: number, targetMs: number): Promise<DropoutRow> {
+async function benchDropout(tf: Tf, n: number, p: number, repeats: number, targetMs: number, log: (line: string) => void): Promise<DropoutRow> {
+  // The launch shape (workgroup size, blocks per thread) the autotuner measures fastest here.
+  const [tuned] = await wg.autotuneDropout([n]);
+  if (tuned) log(`autotune dropout n=${n}: ${tuned.record.choice}${tuned.cached ? ' (stored)' : ''}`);
+  const choice = wg.dropoutChoice(n);
   const data = hostData(n, 21);
   const x = wg.tensor(data, [n]);
   const tx = tf.tensor1d(data);
@@ -404,6 +410,7 @@ async function benchDropout(tf: Tf, n: number, p: number, repeats: number, targe
     return {
       elements: n,
       bytes,
+      launch: { id: choice.id, tuned: choice.tuned, tuningMs: choice.timesMs },
       wgtrain: { ...ours, gbps: gbps(ours) },
       tfDropout: { ...tfDrop, gbps: gbps(tfDrop) },
       tfMaskMul: { ...tfMul, gbps: gbps(tfMul) },
@@ -466,8 +473,8 @@ export async function runBenchmarks(tf: Tf, runtime: 'node' | 'browser', options
   }
   const dropout: DropoutRow[] = [];
   for (const n of dropoutSizes) {
-    const row = await benchDropout(tf, n, p, repeats, targetMs);
-    log(`dropout n=${n}: wgtrain ${row.wgtrain.gbps.toFixed(2)} GB/s (backward ${row.backward.gbps.toFixed(2)}), tf.dropout ${row.tfDropout.gbps.toFixed(2)}, tf mul-by-mask ${row.tfMaskMul.gbps.toFixed(2)}, copy ${row.copy.gbps.toFixed(2)}`);
+    const row = await benchDropout(tf, n, p, repeats, targetMs, log);
+    log(`dropout n=${n}: wgtrain ${row.wgtrain.gbps.toFixed(2)} GB/s (${row.launch.id}; backward ${row.backward.gbps.toFixed(2)}), tf.dropout ${row.tfDropout.gbps.toFixed(2)}, tf mul-by-mask ${row.tfMaskMul.gbps.toFixed(2)}, copy ${row.copy.gbps.toFixed(2)}`);
     dropout.push(row);
   }
   // A training step takes seconds on SwiftShader: fewer, longer batches there.
@@ -565,9 +572,10 @@ export function formatResults(r: BenchResults): string {
     out.push('  backward = y.backward({ grad }) through autograd (the fused kernel on the gradient, mask regenerated)');
     out.push(
       table(
-        ['elements', 'copy GB/s', 'vec4s', 'fwd GB/s', 'fwd % copy', 'bwd GB/s', 'bwd % copy', 'bwd / mask-mul', 'copy ms', 'fwd ms', 'bwd ms'],
+        ['elements', 'wgtrain launch', 'copy GB/s', 'vec4s', 'fwd GB/s', 'fwd % copy', 'bwd GB/s', 'bwd % copy', 'bwd / mask-mul', 'copy ms', 'fwd ms', 'bwd ms'],
         r.dropout.map((d) => [
           String(d.elements),
+          d.launch ? `${d.launch.id}${d.launch.tuned ? ' (tuned)' : ''}` : '?',
           num(d.copy.gbps),
           String(d.copy.vec4sPerThread),
           num(d.wgtrain.gbps),

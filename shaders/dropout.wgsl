@@ -53,7 +53,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
 
-const WG = 256u;
+// Launch shape (the autotuner's choice per adapter, src/nn/functional/dropout.ts): WG threads per
+// workgroup, each thread BLOCKS blocks of 8, one grid's width apart (block t, t + T, t + 2T, ... for
+// T threads in the grid), so neighbouring threads always touch neighbouring memory. The mask is a
+// function of the block index alone, so every launch shape writes the same output.
+const WG = ${WG}u;
+const BLOCKS = ${BLOCKS}u;
 
 ${PHILOX}
 
@@ -77,10 +82,15 @@ fn dropout_vec4(q: u32, draws: vec4u) {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let c = gid.x + gid.y * nwg.x * WG;
-  // n < 2^30 (storage buffers are under 4 GiB), so 8c cannot wrap for any thread that is launched.
-  if (8u * c >= params.n) { return; }
-  let words = philox4x32_10(vec4u(c, params.offset_lo, params.offset_hi, 0u), vec2u(params.key_lo, params.key_hi));
-  dropout_vec4(2u * c, words & vec4u(0xffffu));
-  dropout_vec4(2u * c + 1u, words >> vec4u(16u));
+  let t = gid.x + gid.y * nwg.x * WG;
+  let threads = nwg.x * nwg.y * WG;
+  for (var b = 0u; b < BLOCKS; b++) {
+    let c = t + b * threads;
+    // n < 2^30 (storage buffers are under 4 GiB) and the grid has at most one thread per block, so
+    // 8c < n + 8 * threads cannot wrap.
+    if (8u * c >= params.n) { return; }
+    let words = philox4x32_10(vec4u(c, params.offset_lo, params.offset_hi, 0u), vec2u(params.key_lo, params.key_hi));
+    dropout_vec4(2u * c, words & vec4u(0xffffu));
+    dropout_vec4(2u * c + 1u, words >> vec4u(16u));
+  }
 }

@@ -13,6 +13,7 @@ import {
   Tensor,
   type DropoutOptions,
 } from '../src/index.js';
+import { autotuneDropout, dropoutChoice, dropoutLaunchId, DROPOUT_LAUNCHES, setDropoutLaunchForTests } from '../src/nn/functional/dropout.js';
 import { blockDraw, dropoutKeepMask, keepThreshold, mulhilo32, philox4x32 } from './reference/philox.js';
 
 useGpu();
@@ -253,6 +254,60 @@ describe('dropout forward', () => {
     expect(countDiffs(shaped, long.subarray(0, 17 * 65))).toBe(0);
     // A long tensor's tail equals the reference started at that index.
     expect(countDiffs(long.subarray(99_000), dropoutKeepMask(1003, 0.5, 2024, 3, 99_000))).toBe(0);
+  });
+
+  test('every launch shape the autotuner can pick writes the same output, forward and backward', async () => {
+    // 8 * 64 * 3 + 5 elements: several workgroups of the smallest size, a thread with blocks past the
+    // end, and a partial last vec4; 17 and 4096 for one workgroup and an exact multiple.
+    for (const n of [17, 4096, 8 * 64 * 3 + 5]) {
+      const data = nonZeroData(n, n);
+      const grad = nonZeroData(n, n + 7);
+      const run = async () => {
+        const x = tensor(data, [n], { requiresGrad: true });
+        const y = dropout(x, 0.3, { seed: 77, offset: 5 });
+        y.backward(tensor(grad, [n]));
+        const out = [await y.toArray(), await x.grad!.toArray()];
+        x.dispose();
+        y.dispose();
+        return out;
+      };
+      const [yDefault, gDefault] = await run();
+      expect(countDiffs(Uint8Array.from(yDefault, (e) => +(e !== 0)), dropoutKeepMask(n, 0.3, 77, 5))).toBe(0);
+      for (const launch of DROPOUT_LAUNCHES) {
+        setDropoutLaunchForTests(launch);
+        try {
+          const [y, g] = await run();
+          expect(Array.from(y), `n=${n} ${dropoutLaunchId(launch)}`).toEqual(Array.from(yDefault));
+          expect(Array.from(g), `n=${n} ${dropoutLaunchId(launch)} backward`).toEqual(Array.from(gDefault));
+        } finally {
+          setDropoutLaunchForTests(null);
+        }
+      }
+    }
+  });
+
+  test('autotuneDropout stores the fastest launch per length class, and dropout then uses it', async () => {
+    const n = 5001;
+    const slowest = Object.fromEntries(DROPOUT_LAUNCHES.map((l, i) => [dropoutLaunchId(l), 10 + i]));
+    const pick = DROPOUT_LAUNCHES[4];
+    slowest[dropoutLaunchId(pick)] = 1;
+    let calls = 0;
+    const timer = async (cs: readonly { id: string }[]) => {
+      calls++;
+      return Object.fromEntries(cs.map((c) => [c.id, slowest[c.id]]));
+    };
+    expect(dropoutChoice(n).tuned).toBe(false);
+    const [r] = await autotuneDropout([n, n + 2], { timer });
+    expect(calls).toBe(1); // n and n + 2 share a class (rounded up to 8192, both end in a partial vec4)
+    expect(r.record.choice).toBe(dropoutLaunchId(pick));
+    expect(dropoutChoice(n + 4)).toMatchObject({ tuned: true, id: dropoutLaunchId(pick) });
+    expect(dropoutChoice(n + 3).tuned).toBe(false); // 5004 is a multiple of 4: the other class
+    // A cached class is not timed again.
+    await autotuneDropout([n], { timer });
+    expect(calls).toBe(1);
+    // And the tuned launch writes the reference mask.
+    const mask = await gpuMask([n], 0.2, { seed: 9, offset: 1 });
+    expect(countDiffs(mask, dropoutKeepMask(n, 0.2, 9, 1))).toBe(0);
   });
 
   test('same seed and offset give the same mask; another seed or offset gives an independent one', async () => {

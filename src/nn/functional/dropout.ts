@@ -23,7 +23,12 @@
  */
 import dropoutSrc from '../../../shaders/dropout.wgsl';
 import philoxSrc from '../../../shaders/philox.wgsl';
-import { engine } from '../../runtime/engine.js';
+import { engine, isInitialized } from '../../runtime/engine.js';
+import {
+  adapterFingerprint, autotuneEnabled, bucketPow2, gpuTimer, registerTunableOp, sharedAutotuner,
+  type Autotuner, type Candidate, type Timer, type TuneResult,
+} from '../../runtime/autotune.js';
+import { MATMUL_LIMITS } from './matmul.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
@@ -40,8 +45,8 @@ export interface DropoutOptions {
   training?: boolean;
 }
 
-/** Elements handled by one thread: one Philox call yields four 32-bit words, eight 16-bit draws. */
-const ELEMENTS_PER_THREAD = 8;
+/** Elements of one block (one Philox call: four 32-bit words, eight 16-bit draws). */
+const ELEMENTS_PER_BLOCK = 8;
 const TWO_16 = 2 ** 16;
 const TWO_32 = 2 ** 32;
 
@@ -120,20 +125,113 @@ interface MaskKey {
   scale: number;
 }
 
+// ---- launch shape: chosen per adapter by the autotuner ----
+
+/** Threads per workgroup and blocks of 8 elements per thread (see the shader). */
+export interface DropoutLaunch {
+  workgroupSize: number;
+  blocksPerThread: number;
+}
+
+/** Measured best on SwiftShader (bench and A/B runs); untuned adapters use it too. */
+const DEFAULT_LAUNCH: DropoutLaunch = { workgroupSize: 256, blocksPerThread: 1 };
+
+/**
+ * What the autotuner times. Every launch shape writes the same output (the mask depends only on the
+ * element index), so a choice changes speed, never a result.
+ */
+export const DROPOUT_LAUNCHES: readonly DropoutLaunch[] = [64, 128, 256].flatMap((workgroupSize) =>
+  [1, 2, 4].map((blocksPerThread) => ({ workgroupSize, blocksPerThread })));
+
+export const dropoutLaunchId = (l: DropoutLaunch) => `wg${l.workgroupSize}x${l.blocksPerThread}`;
+
+/** The tuner's class: the length rounded up to a power of two, and whether it ends in a partial vec4. */
+export function dropoutProblemClass(n: number): string {
+  return `n${bucketPow2(n, 1024, 2 ** 30)}|partial${+(n % 4 !== 0)}`;
+}
+
+const seenDropoutClasses = new Map<string, number>();
+let launchOverride: DropoutLaunch | null = null;
+
+/** @internal Tests: run every dropout with this launch shape (null: the normal choice). */
+export function setDropoutLaunchForTests(launch: DropoutLaunch | null): void {
+  launchOverride = launch;
+}
+
+function tuner(): Autotuner {
+  const e = engine();
+  // The same fingerprint as matmul's: the process-wide tuner is keyed by it (one per adapter).
+  return sharedAutotuner(adapterFingerprint(e.report, MATMUL_LIMITS), () => gpuTimer({ flush: () => e.flush(), done: () => e.device.queue.onSubmittedWorkDone() }));
+}
+
+/** The launch shape dropout uses for n elements now, and whether the autotuner chose it. */
+export function dropoutChoice(n: number): { launch: DropoutLaunch; id: string; tuned: boolean; problemClass: string; timesMs?: Record<string, number> } {
+  const problemClass = dropoutProblemClass(n);
+  if (autotuneEnabled()) {
+    const rec = tuner().lookup('dropout', problemClass);
+    const launch = rec && DROPOUT_LAUNCHES.find((l) => dropoutLaunchId(l) === rec.choice);
+    if (rec && launch) return { launch, id: rec.choice, tuned: true, problemClass, timesMs: rec.timesMs };
+  }
+  return { launch: DEFAULT_LAUNCH, id: dropoutLaunchId(DEFAULT_LAUNCH), tuned: false, problemClass };
+}
+
+function pickLaunch(n: number): DropoutLaunch {
+  if (launchOverride) return launchOverride;
+  if (!autotuneEnabled()) return DEFAULT_LAUNCH;
+  const choice = dropoutChoice(n);
+  if (!choice.tuned && !seenDropoutClasses.has(choice.problemClass)) seenDropoutClasses.set(choice.problemClass, n);
+  return choice.launch;
+}
+
+/**
+ * Times every launch shape on a tensor of each length's class (unless a choice is stored) and
+ * stores the fastest for this adapter; later dropouts of that class use it. [] when tuning is off.
+ */
+export async function autotuneDropout(lengths: readonly number[], options: { timer?: Timer } = {}): Promise<TuneResult[]> {
+  if (!autotuneEnabled()) return [];
+  const t = tuner();
+  const out: TuneResult[] = [];
+  const done = new Set<string>();
+  for (const n of lengths) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`autotuneDropout: lengths must be positive integers, got ${describe(n)}`);
+    const problemClass = dropoutProblemClass(n);
+    if (done.has(problemClass)) continue;
+    done.add(problemClass);
+    let x: Tensor | null = null;
+    const key: MaskKey = { seed: 1, offset: 0, threshold: dropoutThreshold(0.1), scale: 1 / 0.9 };
+    const candidates: Candidate[] = DROPOUT_LAUNCHES.map((launch) => ({
+      id: dropoutLaunchId(launch),
+      run: () => {
+        x ??= Tensor.empty([n]);
+        runDropout(x, key, launch).dispose();
+      },
+    }));
+    try {
+      out.push(await t.tune('dropout', problemClass, candidates, { n }, options.timer));
+    } finally {
+      (x as Tensor | null)?.dispose();
+    }
+  }
+  return out;
+}
+
+registerTunableOp('dropout', async () => (isInitialized() ? autotuneDropout([...seenDropoutClasses.values()]) : []));
+
 /** y = x * mask * scale; used for the forward (on x) and the backward (on the output gradient). */
-function runDropout(x: Tensor, m: MaskKey): Tensor {
+function runDropout(x: Tensor, m: MaskKey, launch = pickLaunch(x.size)): Tensor {
   const out = Tensor.empty(x.shape);
   const uniforms = new Params()
     .u32(x.size).u32(m.threshold).f32(m.scale).u32(0)
     .u32(lo32(m.seed)).u32(hi32(m.seed)).u32(lo32(m.offset)).u32(hi32(m.offset))
     .bytes();
+  const blocks = Math.ceil(x.size / ELEMENTS_PER_BLOCK);
   engine().dispatch({
     kernel: DROPOUT,
     // Only a length that is not a multiple of 4 ends in a partial vec4 (see the shader).
-    defines: { PARTIAL: x.size % 4 !== 0 },
+    defines: { PARTIAL: x.size % 4 !== 0, WG: launch.workgroupSize, BLOCKS: launch.blocksPerThread },
     buffers: [x.buffer('dropout'), out.buffer('dropout')],
     uniforms,
-    workgroups: grid1d(Math.ceil(x.size / ELEMENTS_PER_THREAD)),
+    workgroups: grid1d(Math.ceil(blocks / launch.blocksPerThread), launch.workgroupSize),
   });
   return out;
 }
