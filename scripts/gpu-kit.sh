@@ -18,6 +18,24 @@ kit_bundles=(dist-node/bench.mjs dist-node/lab.mjs)
 ../shared/gpu/prepare-kit.sh "${kit_bundles[@]}"
 data=${WGTRAIN_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 mkdir -p .gpu-kit/fashion-mnist
-cp "$data"/*-ubyte.gz .gpu-kit/fashion-mnist/
+cp "$data"/t10k-*-ubyte.gz .gpu-kit/fashion-mnist/
+# The training split cut to its first KIT_TRAIN samples (default 12800, the most any preset uses;
+# the loader takes the first trainSize samples, so the data are the same): the full file would put
+# the kit near the device tool's 64 MiB carry limit.
+KIT_TRAIN=${KIT_TRAIN:-12800} python3 - "$data" .gpu-kit/fashion-mnist <<'PY'
+import gzip, os, struct, sys
+src, dst, keep = sys.argv[1], sys.argv[2], int(os.environ['KIT_TRAIN'])
+for name in ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'):
+    raw = gzip.open(os.path.join(src, name)).read()
+    ndim = raw[3]
+    dims = list(struct.unpack('>' + 'I' * ndim, raw[4:4 + 4 * ndim]))
+    per = 1
+    for d in dims[1:]:
+        per *= d
+    n = min(keep, dims[0])
+    body = raw[4 + 4 * ndim: 4 + 4 * ndim + n * per]
+    with gzip.open(os.path.join(dst, name), 'wb') as f:
+        f.write(raw[:4] + struct.pack('>' + 'I' * ndim, n, *dims[1:]) + body)
+PY
 cp scripts/device-run.sh .gpu-kit/
 du -sh .gpu-kit
