@@ -32,6 +32,15 @@
 // zeros past M, N, K, so any size works; stores are bounds-checked. C_VEC4 (N a multiple of 4)
 // stores vec4 rows.
 //
+// Prefetch (GPUs). Without it a step loads its tiles from global memory, waits at a barrier, then
+// multiplies: the loads' latency is exposed once per step. PREFETCH issues step t + 1's global
+// loads into registers (Staged: each thread's A_LOADS + B_LOADS vec4s) before multiplying step t's
+// tile, and writes them to workgroup memory after the multiply and a barrier, so the latency hides
+// behind the FMAs. DOUBLE_BUFFER (implies PREFETCH) keeps two halves of As / Bs: step t multiplies
+// one half and then writes step t + 1's registers into the other, which every thread finished
+// reading at the previous step's barrier, so one barrier per step suffices instead of two. Only the
+// timing of the loads changes, never the products or the order they are added in.
+//
 // Precision. ROUND_F16 (setFloat32MatmulPrecision('medium')) rounds every operand element to the
 // nearest f16 (ties to even) as it is staged, then multiplies and accumulates in f32: the numerics
 // of f16 tensor cores, on any adapter and without shader-f16. pack2x16float is indeterminate for
@@ -54,6 +63,11 @@ const THREADS = WG_X * WG_Y;
 // Tiles in vec4 units.
 const A_UNITS = TILE_M * TILE_K / 4u;
 const B_UNITS = TILE_N * TILE_K / 4u;
+// vec4s of each tile one thread loads per step (at most 4 with PREFETCH: Staged has 4 of each).
+const A_LOADS = (A_UNITS + THREADS - 1u) / THREADS;
+const B_LOADS = (B_UNITS + THREADS - 1u) / THREADS;
+// Copies of As / Bs in workgroup memory: two with DOUBLE_BUFFER.
+const STAGES = select(1u, 2u, ${DOUBLE_BUFFER});
 const M4 = TILE_M / 4u;
 const N4 = TILE_N / 4u;
 const K4 = TILE_K / 4u;
@@ -156,8 +170,8 @@ struct Params {
 #endif
 #endif
 
-var<workgroup> As: array<vec4f, A_UNITS>;
-var<workgroup> Bs: array<vec4f, B_UNITS>;
+var<workgroup> As: array<vec4f, A_UNITS * STAGES>;
+var<workgroup> Bs: array<vec4f, B_UNITS * STAGES>;
 
 // The largest finite f16, and the f32 bits of 65520 = 65504 + half an f16 ulp, where rounding overflows.
 const F16_MAX = 65504.0;
@@ -217,54 +231,112 @@ fn load_b(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
 #endif
 }
 
-// Stages opA[m0.., k0..] into As[k][m] and opB[k0.., n0..] into Bs[k][n].
+// Unit u (0 .. A_UNITS - 1) of opA's tile at K-step k0, read from global memory and staged: four
+// consecutive elements along A's contiguous dimension.
+fn fetch_a(u: u32, a_base: u32, m0: u32, k0: u32) -> vec4f {
+#if ${TRANS_A}
+  // A stored [K, M]: the tile's rows are k, contiguous along m, the same layout as As.
+  return stage(load_a(a_base, k0 + u / M4, m0 + (u % M4) * 4u, params.K, params.M));
+#else
+  // A stored [M, K]: four k's of one row.
+  return stage(load_a(a_base, m0 + u / K4, k0 + (u % K4) * 4u, params.M, params.K));
+#endif
+}
+
+// Writes unit u of opA's tile into As[k][m], starting at vec4 `off` (the half, with DOUBLE_BUFFER).
+fn put_a(u: u32, v: vec4f, off: u32) {
+#if ${TRANS_A}
+  As[off + u] = v;
+#else
+  // Four k's of one row go to four rows of As.
+  let row = u / K4;
+  let kq = (u % K4) * 4u;
+  let slot = off + row / 4u;
+  let lane = row % 4u;
+  As[(kq + 0u) * M4 + slot][lane] = v.x;
+  As[(kq + 1u) * M4 + slot][lane] = v.y;
+  As[(kq + 2u) * M4 + slot][lane] = v.z;
+  As[(kq + 3u) * M4 + slot][lane] = v.w;
+#endif
+}
+
+fn fetch_b(u: u32, b_base: u32, n0: u32, k0: u32) -> vec4f {
+#if ${TRANS_B}
+  // B stored [N, K]: four k's of one column of opB.
+  return stage(load_b(b_base, n0 + u / K4, k0 + (u % K4) * 4u, params.N, params.K));
+#else
+  return stage(load_b(b_base, k0 + u / N4, n0 + (u % N4) * 4u, params.K, params.N));
+#endif
+}
+
+fn put_b(u: u32, v: vec4f, off: u32) {
+#if ${TRANS_B}
+  let col = u / K4;
+  let kq = (u % K4) * 4u;
+  let slot = off + col / 4u;
+  let lane = col % 4u;
+  Bs[(kq + 0u) * N4 + slot][lane] = v.x;
+  Bs[(kq + 1u) * N4 + slot][lane] = v.y;
+  Bs[(kq + 2u) * N4 + slot][lane] = v.z;
+  Bs[(kq + 3u) * N4 + slot][lane] = v.w;
+#else
+  Bs[off + u] = v;
+#endif
+}
+
+// Stages opA[m0.., k0..] into As[k][m] and opB[k0.., n0..] into Bs[k][n] (no prefetch).
 fn load_tiles(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
-  let M = params.M;
-  let N = params.N;
-  let K = params.K;
   for (var l = 0u; l < A_UNITS; l += THREADS) {
     let u = l + tid;
-    if (u < A_UNITS) {
-#if ${TRANS_A}
-      // A stored [K, M]: the tile's rows are k, contiguous along m, the same layout as As.
-      let kk = u / M4;
-      let mq = (u % M4) * 4u;
-      As[kk * M4 + mq / 4u] = stage(load_a(a_base, k0 + kk, m0 + mq, K, M));
-#else
-      // A stored [M, K]: read four k's of one row, scatter them into four rows of As.
-      let row = u / K4;
-      let kq = (u % K4) * 4u;
-      let v = stage(load_a(a_base, m0 + row, k0 + kq, M, K));
-      let slot = row / 4u;
-      let lane = row % 4u;
-      As[(kq + 0u) * M4 + slot][lane] = v.x;
-      As[(kq + 1u) * M4 + slot][lane] = v.y;
-      As[(kq + 2u) * M4 + slot][lane] = v.z;
-      As[(kq + 3u) * M4 + slot][lane] = v.w;
-#endif
-    }
+    if (u < A_UNITS) { put_a(u, fetch_a(u, a_base, m0, k0), 0u); }
   }
   for (var l = 0u; l < B_UNITS; l += THREADS) {
     let u = l + tid;
-    if (u < B_UNITS) {
-#if ${TRANS_B}
-      // B stored [N, K]: read four k's of one column of opB, scatter them into four rows of Bs.
-      let col = u / K4;
-      let kq = (u % K4) * 4u;
-      let v = stage(load_b(b_base, n0 + col, k0 + kq, N, K));
-      let slot = col / 4u;
-      let lane = col % 4u;
-      Bs[(kq + 0u) * N4 + slot][lane] = v.x;
-      Bs[(kq + 1u) * N4 + slot][lane] = v.y;
-      Bs[(kq + 2u) * N4 + slot][lane] = v.z;
-      Bs[(kq + 3u) * N4 + slot][lane] = v.w;
-#else
-      let kk = u / N4;
-      let nq = (u % N4) * 4u;
-      Bs[kk * N4 + nq / 4u] = stage(load_b(b_base, k0 + kk, n0 + nq, K, N));
-#endif
-    }
+    if (u < B_UNITS) { put_b(u, fetch_b(u, b_base, n0, k0), 0u); }
   }
+}
+
+// One thread's share of a step's tiles, held in registers between the global loads and the writes
+// to workgroup memory (PREFETCH): unit i * THREADS + tid of each tile in a<i> / b<i>, i < A_LOADS /
+// B_LOADS. Named fields, not arrays, for the reason the register block has named variables.
+struct Staged {
+  a0: vec4f, a1: vec4f, a2: vec4f, a3: vec4f,
+  b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f,
+};
+
+// Whether unit i * THREADS + tid exists (constant true when the tile is a multiple of THREADS).
+fn has_a(i: u32, tid: u32) -> bool {
+  return A_UNITS % THREADS == 0u || i * THREADS + tid < A_UNITS;
+}
+
+fn has_b(i: u32, tid: u32) -> bool {
+  return B_UNITS % THREADS == 0u || i * THREADS + tid < B_UNITS;
+}
+
+// The global loads of one step (issued here, waited for where the registers are first used).
+fn fetch_tiles(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) -> Staged {
+  var s: Staged;
+  if (has_a(0u, tid)) { s.a0 = fetch_a(tid, a_base, m0, k0); }
+  if (A_LOADS > 1u && has_a(1u, tid)) { s.a1 = fetch_a(THREADS + tid, a_base, m0, k0); }
+  if (A_LOADS > 2u && has_a(2u, tid)) { s.a2 = fetch_a(2u * THREADS + tid, a_base, m0, k0); }
+  if (A_LOADS > 3u && has_a(3u, tid)) { s.a3 = fetch_a(3u * THREADS + tid, a_base, m0, k0); }
+  if (has_b(0u, tid)) { s.b0 = fetch_b(tid, b_base, n0, k0); }
+  if (B_LOADS > 1u && has_b(1u, tid)) { s.b1 = fetch_b(THREADS + tid, b_base, n0, k0); }
+  if (B_LOADS > 2u && has_b(2u, tid)) { s.b2 = fetch_b(2u * THREADS + tid, b_base, n0, k0); }
+  if (B_LOADS > 3u && has_b(3u, tid)) { s.b3 = fetch_b(3u * THREADS + tid, b_base, n0, k0); }
+  return s;
+}
+
+// Writes fetched registers into As / Bs from vec4 a_off / b_off on.
+fn put_tiles(tid: u32, s: Staged, a_off: u32, b_off: u32) {
+  if (has_a(0u, tid)) { put_a(tid, s.a0, a_off); }
+  if (A_LOADS > 1u && has_a(1u, tid)) { put_a(THREADS + tid, s.a1, a_off); }
+  if (A_LOADS > 2u && has_a(2u, tid)) { put_a(2u * THREADS + tid, s.a2, a_off); }
+  if (A_LOADS > 3u && has_a(3u, tid)) { put_a(3u * THREADS + tid, s.a3, a_off); }
+  if (has_b(0u, tid)) { put_b(tid, s.b0, b_off); }
+  if (B_LOADS > 1u && has_b(1u, tid)) { put_b(THREADS + tid, s.b1, b_off); }
+  if (B_LOADS > 2u && has_b(2u, tid)) { put_b(2u * THREADS + tid, s.b2, b_off); }
+  if (B_LOADS > 3u && has_b(3u, tid)) { put_b(3u * THREADS + tid, s.b3, b_off); }
 }
 
 // Bias, activation and the bounds-checked store of one 4-wide row piece of the output block.
@@ -360,25 +432,49 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       a_base += idx * params.reduce_a_strides[q][r];
       b_base += idx * params.reduce_b_strides[q][r];
     }
+#if ${DOUBLE_BUFFER}
+    // Step 0 goes into the first halves before the loop; each step then fills the other half.
+    var a_off = 0u;
+    var b_off = 0u;
+    put_tiles(tid, fetch_tiles(tid, a_base, b_base, m0, n0, 0u), 0u, 0u);
+    workgroupBarrier();
+#else
+    const a_off = 0u;
+    const b_off = 0u;
+#if ${PREFETCH}
+    var staged = fetch_tiles(tid, a_base, b_base, m0, n0, 0u);
+#endif
+#endif
     for (var k0 = 0u; k0 < params.K; k0 += TILE_K) {
+#if ${DOUBLE_BUFFER}
+      let more = k0 + TILE_K < params.K;
+      var staged: Staged;
+      if (more) { staged = fetch_tiles(tid, a_base, b_base, m0, n0, k0 + TILE_K); }
+#elif ${PREFETCH}
+      put_tiles(tid, staged, 0u, 0u);
+      workgroupBarrier();
+      // The next step's loads are in flight while this step's FMAs run.
+      if (k0 + TILE_K < params.K) { staged = fetch_tiles(tid, a_base, b_base, m0, n0, k0 + TILE_K); }
+#else
       load_tiles(tid, a_base, b_base, m0, n0, k0);
       workgroupBarrier();
+#endif
       for (var kk = 0u; kk < TILE_K; kk++) {
-        let a0 = As[kk * M4 + ty];
-        let b0 = Bs[kk * N4 + tx];
+        let a0 = As[a_off + kk * M4 + ty];
+        let b0 = Bs[b_off + kk * N4 + tx];
         c0_0 += a0.x * b0;
         c1_0 += a0.y * b0;
         c2_0 += a0.z * b0;
         c3_0 += a0.w * b0;
 #if ${TN8}
-        let b1 = Bs[kk * N4 + WG_X + tx];
+        let b1 = Bs[b_off + kk * N4 + WG_X + tx];
         c0_1 += a0.x * b1;
         c1_1 += a0.y * b1;
         c2_1 += a0.z * b1;
         c3_1 += a0.w * b1;
 #endif
 #if ${TM8}
-        let a1 = As[kk * M4 + WG_Y + ty];
+        let a1 = As[a_off + kk * M4 + WG_Y + ty];
         c4_0 += a1.x * b0;
         c5_0 += a1.y * b0;
         c6_0 += a1.z * b0;
@@ -391,6 +487,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 #endif
 #endif
       }
+#if ${DOUBLE_BUFFER}
+      // The other halves were last read in the previous step, which every thread has finished.
+      a_off = A_UNITS - a_off;
+      b_off = B_UNITS - b_off;
+      if (more) { put_tiles(tid, staged, a_off, b_off); }
+#endif
       workgroupBarrier();
     }
   }

@@ -136,11 +136,17 @@ describe('Autotuner (pure logic, fake timer)', () => {
     expect(matmulCandidates(big).map(tileConfigId)).toEqual(MATMUL_CANDIDATES.map(tileConfigId));
     const small = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupSizeX: 128, maxComputeWorkgroupSizeY: 128 };
     const ids = matmulCandidates(small).map(tileConfigId);
-    // 256-thread and over-16-KiB configs drop out; 32x32 (64 threads) and 64x64 with 8x8 (64 threads) stay.
-    expect(ids).toEqual(['32x32x16/4x4', '64x64x16/8x8']);
+    // 256-thread and over-16-KiB configs drop out; 32x32 (64 threads) and 64x64 with 8x8 (64 threads)
+    // stay, the latter also with prefetch and with its double-buffered tiles (exactly 16 KiB).
+    expect(ids).toEqual(['32x32x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2']);
     expect(tileConfigProblem({ tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 }, small)).toMatch(/32768 bytes of workgroup memory, over 16384/);
     expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4 }, small)).toMatch(/256 threads, over 128/);
     expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 16, threadM: 2, threadN: 4 }, big)).toMatch(/4 or 8/);
+    // Double buffering doubles the workgroup memory, and needs prefetch; prefetch holds at most 4 vec4s
+    // of a tile per thread in registers (64x64x32 with 8x8 per thread would need 8).
+    expect(tileConfigProblem({ tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 8, prefetch: true, doubleBuffer: true }, small)).toMatch(/32768 bytes of workgroup memory, over 16384/);
+    expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 16, threadM: 8, threadN: 8, doubleBuffer: true }, big)).toMatch(/with prefetch only/);
+    expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 32, threadM: 8, threadN: 8, prefetch: true }, big)).toMatch(/prefetch of 8 vec4s of a tile per thread, over 4/);
     expect(MATMUL_LIMITS).toContain('maxComputeWorkgroupStorageSize');
   });
 });
@@ -157,7 +163,7 @@ describe('matmul autotuning on the real adapter', () => {
     expect(r.cached).toBe(false);
     // Every candidate that fits a 64 x 64 x 16 problem was timed, and the fastest chosen.
     const timed = Object.keys(r.timesMs);
-    expect(timed.sort()).toEqual(['32x32x16/4x4', '64x64x16/4x4', '64x64x16/8x8', '64x64x8/4x4']);
+    expect(timed.sort()).toEqual(['32x32x16/4x4', '64x64x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2', '64x64x8/4x4']);
     expect(Object.values(r.timesMs).every((t) => Number.isFinite(t) && t > 0)).toBe(true);
     expect(r.timesMs[r.choice]).toBe(Math.min(...Object.values(r.timesMs)));
     const choice = matmulChoice(M, N, K);

@@ -301,8 +301,46 @@ describe('tile variants', () => {
     expect(engine().dispatches - before).toBe(2 * 2);
   });
 
+  // The prefetch paths have their own edge cases: a prologue load per reduce-dim iteration, the
+  // last step with nothing to prefetch, K under one tile (the prologue is the only load), and for
+  // '+pf2' the alternating halves. 64x64x16/8x8 (64 threads) loads 4 vec4s of each tile per thread,
+  // the most any candidate does; the 1- and 2-load configs run in the per-candidate tests above.
+  test.each(['64x64x16/8x8+pf', '64x64x16/8x8+pf2'])('%s keeps every feature: K = 1 and under one tile, reduce dims over several K-steps, bias + gelu epilogue, split dispatches', async (id) => {
+    const config = MATMUL_CANDIDATES.find((c) => tileConfigId(c) === id)!;
+    const plain: TileConfig = { ...config, prefetch: false, doubleBuffer: false };
+    // (aShape, bShape, transA, transB): K = 1, K = 5 < TILE_K, K = 37 (three steps, the last partial).
+    // Their compiled variants are those of the per-candidate test above: no new compiles.
+    const products: [number[], number[], boolean, boolean][] = [
+      [[33, 1], [1, 70], false, false],
+      [[70, 5], [5, 33], false, false],
+      [[37, 68], [30, 37], true, true],
+    ];
+    for (const [aShape, bShape, tA, tB] of products) {
+      const a = tensor(Float32Array.from(data(aShape, 7)), aShape);
+      const b = tensor(Float32Array.from(data(bShape, 8)), bShape);
+      setMatmulConfigForTests(plain);
+      const want = await matmul(a, b, { transposeA: tA, transposeB: tB }).toArray();
+      setMatmulConfigForTests(config);
+      const got = await matmul(a, b, { transposeA: tA, transposeB: tB }).toArray();
+      expect(Array.from(got), `${id} [${aShape}] @ [${bShape}] vs without prefetch`).toEqual(Array.from(want));
+      a.dispose();
+      b.dispose();
+    }
+    setMatmulConfigForTests(config);
+    for (const [aShape, bShape, tA, tB] of products) await checkForward(aShape, bShape, tA, tB, 9);
+    // dB sums over the broadcast batch dimension (reduce dims), each a product with K = 40.
+    await checkMatmulGrad([2, 1, 40, 5], [2, 7, 5], false, true);
+    await checkLinearGrad([2, 3, 5], 7, 'gelu', true);
+    setMatmulDispatchLimitForTests(1);
+    const before = engine().dispatches;
+    await checkForward([65, 9], [9, 130], false, false, 8); // 2 row tiles x 3 column tiles of 64
+    expect(engine().dispatches - before).toBe(2 * 3);
+  });
+
   test('a config the device cannot run is refused', () => {
     expect(() => setMatmulConfigForTests({ tileM: 256, tileN: 256, tileK: 32, threadM: 8, threadN: 8 })).toThrow(/setMatmulConfigForTests: 256x256x32\/8x8 cannot run here \(.*workgroup memory/);
+    // Double-buffered tiles take twice the workgroup memory: 128x128x32 needs 64 KiB.
+    expect(() => setMatmulConfigForTests({ tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8, prefetch: true, doubleBuffer: true })).toThrow(/128x128x32\/8x8\+pf2 cannot run here \(65536 bytes of workgroup memory/);
   });
 });
 

@@ -49,6 +49,17 @@ export interface TileConfig {
   threadM: number;
   /** Columns of C per thread (4 or 8). */
   threadN: number;
+  /**
+   * Register prefetch (PREFETCH in matmul.wgsl; default false): each thread loads the next K-step's
+   * share of the tiles into registers while the workgroup multiplies the current one, so global-load
+   * latency overlaps the FMAs. At most 4 vec4s of each tile per thread. Same results, bit for bit.
+   */
+  prefetch?: boolean;
+  /**
+   * With `prefetch`: two copies of the tiles in workgroup memory (twice the bytes), one written while
+   * the other is multiplied, so a step needs one barrier instead of two (DOUBLE_BUFFER).
+   */
+  doubleBuffer?: boolean;
 }
 
 /** A tile config plus the vec4 paths the operands' layouts allow. */
@@ -61,33 +72,61 @@ export interface MatmulVariant extends TileConfig {
 const tiles = (tileM: number, tileN: number, tileK: number, threadM: number, threadN: number): TileConfig =>
   ({ tileM, tileN, tileK, threadM, threadN });
 
+/** The same tiles with register prefetch, and with it double-buffered workgroup memory. */
+const prefetched = (c: TileConfig): TileConfig => ({ ...c, prefetch: true });
+const doubleBuffered = (c: TileConfig): TileConfig => ({ ...c, prefetch: true, doubleBuffer: true });
+
 /** 16 x 16 threads, each a 4 x 4 block: the workhorse for anything at least 64 on both sides. */
 const LARGE_TILES = tiles(64, 64, 16, 4, 4);
 /** 8 x 8 threads for thin or small products, where 64-wide tiles would be mostly padding. */
 const SMALL_TILES = tiles(32, 32, 16, 4, 4);
 
+const T64_8x8 = tiles(64, 64, 16, 8, 8);
+const T128x64 = tiles(128, 64, 16, 8, 4);
+const T64x128 = tiles(64, 128, 16, 4, 8);
+const T128K8 = tiles(128, 128, 8, 8, 8);
+const T128K16 = tiles(128, 128, 16, 8, 8);
+
 /**
  * What the autotuner chooses from. Big tiles with 8 x 8 per thread reuse each staged value 8 times
  * per operand (what fast GPU kernels do); small ones keep more workgroups busy on small products.
- * `matmulCandidates` drops those the device cannot run.
+ * The big ones also come with register prefetch ('+pf'), which fast GPU SGEMMs use to hide
+ * global-memory latency, and the two with 16 KiB of double-buffered tiles ('+pf2', within WebGPU's
+ * default workgroup memory limit) with one barrier per step; a CPU-emulated adapter gains little
+ * from either, which is why the tuner, not a rule, picks them. `matmulCandidates` drops those the
+ * device cannot run.
  */
 export const MATMUL_CANDIDATES: readonly TileConfig[] = [
   SMALL_TILES,
   LARGE_TILES,
   tiles(64, 64, 32, 4, 4),
   tiles(64, 64, 8, 4, 4),
-  tiles(64, 64, 16, 8, 8),
-  tiles(128, 64, 16, 8, 4),
-  tiles(64, 128, 16, 4, 8),
-  tiles(128, 128, 8, 8, 8),
-  tiles(128, 128, 16, 8, 8),
+  T64_8x8,
+  T128x64,
+  T64x128,
+  T128K8,
+  T128K16,
   tiles(128, 128, 32, 8, 8),
+  ...[T64_8x8, T128x64, T64x128, T128K8, T128K16].map(prefetched),
+  ...[T64_8x8, T128K8].map(doubleBuffered),
 ];
 
-/** E.g. '64x64x16/4x4': tiles M x N x K / per-thread block M x N. */
+/**
+ * E.g. '64x64x16/4x4': tiles M x N x K / per-thread block M x N, then '+pf' with register prefetch,
+ * '+pf2' with prefetch and double-buffered workgroup memory.
+ */
 export function tileConfigId(c: TileConfig): string {
-  return `${c.tileM}x${c.tileN}x${c.tileK}/${c.threadM}x${c.threadN}`;
+  const suffix = c.doubleBuffer ? '+pf2' : c.prefetch ? '+pf' : '';
+  return `${c.tileM}x${c.tileN}x${c.tileK}/${c.threadM}x${c.threadN}${suffix}`;
 }
+
+/** Workgroup memory a config uses (As and Bs; two copies of each with double buffering). */
+export function tileConfigSharedBytes(c: TileConfig): number {
+  return (c.tileM + c.tileN) * c.tileK * 4 * (c.doubleBuffer ? 2 : 1);
+}
+
+/** Shader side of the register prefetch: Staged holds up to this many vec4s of each tile per thread. */
+const MAX_PREFETCH_LOADS = 4;
 
 /** The limits that decide which tile configs exist on a device (part of the autotune fingerprint). */
 export const MATMUL_LIMITS = [
@@ -100,11 +139,17 @@ type Limits = Pick<GPUSupportedLimits, (typeof MATMUL_LIMITS)[number]>;
 export function tileConfigProblem(c: TileConfig, limits: Limits): string | null {
   const wgX = c.tileN / c.threadN;
   const wgY = c.tileM / c.threadM;
-  const shared = (c.tileM + c.tileN) * c.tileK * 4;
+  const threads = wgX * wgY;
+  const shared = tileConfigSharedBytes(c);
   if (![4, 8].includes(c.threadM) || ![4, 8].includes(c.threadN)) return 'the shader has 4 or 8 rows / columns per thread';
   if (c.tileM % c.threadM || c.tileN % c.threadN || ![8, 16, 32].includes(c.tileK)) return 'tiles must be multiples of the thread block, TILE_K 8, 16 or 32';
+  if (c.doubleBuffer && !c.prefetch) return 'double buffering works with prefetch only';
+  if (c.prefetch) {
+    const loads = Math.ceil(Math.max(c.tileM, c.tileN) * c.tileK / 4 / threads);
+    if (loads > MAX_PREFETCH_LOADS) return `prefetch of ${loads} vec4s of a tile per thread, over ${MAX_PREFETCH_LOADS}`;
+  }
   if (shared > limits.maxComputeWorkgroupStorageSize) return `${shared} bytes of workgroup memory, over ${limits.maxComputeWorkgroupStorageSize}`;
-  if (wgX * wgY > limits.maxComputeInvocationsPerWorkgroup) return `${wgX * wgY} threads, over ${limits.maxComputeInvocationsPerWorkgroup}`;
+  if (threads > limits.maxComputeInvocationsPerWorkgroup) return `${threads} threads, over ${limits.maxComputeInvocationsPerWorkgroup}`;
   if (wgX > limits.maxComputeWorkgroupSizeX || wgY > limits.maxComputeWorkgroupSizeY) return `workgroup ${wgX}x${wgY} over the ${limits.maxComputeWorkgroupSizeX}x${limits.maxComputeWorkgroupSizeY} limit`;
   return null;
 }
@@ -318,7 +363,7 @@ function activationDefines(activation: Activation): Defines {
 function defines(overrides: Defines): Defines {
   return {
     MODE_MATMUL: false, MODE_ACT_GRAD: false, MODE_COLUMN_SUM: false,
-    TILE_M: 64, TILE_N: 64, TILE_K: 16, TM8: false, TN8: false, ROUND_F16: false,
+    TILE_M: 64, TILE_N: 64, TILE_K: 16, TM8: false, TN8: false, PREFETCH: false, DOUBLE_BUFFER: false, ROUND_F16: false,
     TRANS_A: false, TRANS_B: false, A_VEC4: false, B_VEC4: false, C_VEC4: false,
     HAS_BIAS: false, SAVE_PREACT: false, PREACT_BINDING: 4,
     ...activationDefines('none'),
@@ -444,6 +489,7 @@ function runMatmul(spec: MatmulSpec): { out: Tensor; preact: Tensor | null } {
   const kernelDefines = defines({
     MODE_MATMUL: true,
     TILE_M: v.tileM, TILE_N: v.tileN, TILE_K: v.tileK, TM8: v.threadM === 8, TN8: v.threadN === 8,
+    PREFETCH: !!v.prefetch, DOUBLE_BUFFER: !!v.doubleBuffer,
     ROUND_F16: matmulPrecision === 'medium',
     TRANS_A: transA, TRANS_B: transB, A_VEC4: v.aVec4, B_VEC4: v.bVec4, C_VEC4: v.cVec4,
     HAS_BIAS: hasBias, SAVE_PREACT: !!preact, PREACT_BINDING: hasBias ? 5 : 4,
