@@ -194,7 +194,7 @@ async function timeCases(cases: Case[], repeats: number, targetMs: number, maxIt
   return cases.map((_, i) => ({ ms: median(samples[i]), samples: samples[i], iters: iters[i] }));
 }
 
-async function wgSync(): Promise<void> {
+export async function wgSync(): Promise<void> {
   wg.flush();
   await wg.engine().device.queue.onSubmittedWorkDone();
 }
@@ -209,7 +209,7 @@ interface TfWebGPUBackend {
   endComputePassEncoder(): void;
   submitQueue(): void;
 }
-function tfSync(tf: Tf): () => Promise<void> {
+export function tfSync(tf: Tf): () => Promise<void> {
   return async () => {
     const backend = tf.backend() as unknown as TfWebGPUBackend;
     backend.ensureCommandEncoderReady();

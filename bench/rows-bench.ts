@@ -69,24 +69,9 @@ async function timeCases(cases: Case[]): Promise<number[]> {
   return samples.map(median);
 }
 
-async function wgSync(): Promise<void> {
-  wg.flush();
-  await wg.engine().device.queue.onSubmittedWorkDone();
-}
-
-interface TfWebGPUBackend {
-  device: GPUDevice;
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-}
-async function tfSync(): Promise<void> {
-  const backend = tf.backend() as unknown as TfWebGPUBackend;
-  backend.ensureCommandEncoderReady();
-  backend.endComputePassEncoder();
-  backend.submitQueue();
-  await backend.device.queue.onSubmittedWorkDone();
-}
+// The same syncs as the main benchmark: submit what was recorded, wait for the GPU.
+const { wgSync, tfSync: tfSyncFor } = await import('./bench-core.js');
+const tfSync = tfSyncFor(tf);
 
 function hostData(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
