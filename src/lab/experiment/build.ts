@@ -170,7 +170,8 @@ export function buildRun(spec: ExperimentSpec, cell: ResolvedCell, arm: ArmSpec,
   let optimizer: AdamW | null = null;
   try {
     // Decay groups from Parameter.weightDecay: weights decay; biases, norms, cls token, position embedding do not.
-    optimizer = new AdamW(model.namedParameters(), { lr: spec.lr, weightDecay: spec.weightDecay });
+    const lr = arm.lr ?? spec.lr;
+    optimizer = new AdamW(model.namedParameters(), { lr, weightDecay: spec.weightDecay });
     const schedule = armSchedule(arm);
     const trainer = new Trainer({
       model,
@@ -179,7 +180,7 @@ export function buildRun(spec: ExperimentSpec, cell: ResolvedCell, arm: ArmSpec,
       batchSize: spec.batchSize,
       epochs: spec.epochs,
       seed,
-      lr: { lr: spec.lr, warmupEpochs: spec.warmupEpochs, minLr: spec.minLr ?? 0 },
+      lr: { lr, warmupEpochs: spec.warmupEpochs, minLr: spec.minLr ?? 0 },
       dropout: arm.regularizer === 'dropout' ? schedule : undefined,
       dropPath: arm.regularizer === 'stochastic-depth' ? schedule : undefined,
       labelSmoothing: spec.labelSmoothing,

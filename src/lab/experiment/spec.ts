@@ -204,7 +204,7 @@ function checkResolvedCell(c: Checker, path: string, cell: ResolvedCell, spec: O
 /** Keys that say "dropout" or "stochastic depth" on their own: an arm that has both kinds mixes the two. */
 const DROPOUT_HINTS = ['dropout', 'dropRate', 'dropoutRate'];
 const DROP_PATH_HINTS = ['stochasticDepth', 'stochastic-depth', 'dropPath', 'dropPathRate', 'drop_path'];
-const ARM_KEYS = ['name', 'regularizer', 'mode', 'p', 'shape', 'cutoffEpochs'] as const;
+const ARM_KEYS = ['name', 'regularizer', 'mode', 'p', 'shape', 'cutoffEpochs', 'lr'] as const;
 
 function checkArm(c: Checker, path: string, a: unknown, epochs: unknown): void {
   if (!c.object(path, a)) return;
@@ -218,6 +218,7 @@ function checkArm(c: Checker, path: string, a: unknown, epochs: unknown): void {
   }
   c.keys(path, a, ARM_KEYS);
   c.string(`${path}.name`, a.name, { name: true });
+  c.number(`${path}.lr`, a.lr, (x) => x > 0, 'a positive learning rate', { optional: true });
   c.oneOf(`${path}.regularizer`, a.regularizer, ['dropout', 'stochastic-depth'] as const, 'regularizer');
   if (!c.oneOf(`${path}.mode`, a.mode, DROP_MODES, 'mode')) return;
   const mode = a.mode;
@@ -253,9 +254,33 @@ function checkMetrics(c: Checker, path: string, m: unknown): void {
   c.boolean(`${path}.directions`, m.directions, { optional: true });
 }
 
+function checkMargins(c: Checker, path: string, m: unknown): void {
+  if (!c.object(path, m)) return;
+  c.keys(path, m, ['testAccuracy', 'finalTrainLoss']);
+  for (const field of ['testAccuracy', 'finalTrainLoss'] as const) {
+    const at = `${path}.${field}`;
+    const v = m[field];
+    if (!c.object(at, v)) continue;
+    c.keys(at, v, ['value', 'reason']);
+    c.number(`${at}.value`, v.value, (x) => x > 0, 'a positive margin (in the field\'s units: accuracy as a fraction, loss in nats)');
+    c.string(`${at}.reason`, v.reason);
+  }
+}
+
+function checkSelection(c: Checker, path: string, s: unknown): void {
+  if (!c.object(path, s)) return;
+  c.keys(path, s, ['note', 'preset', 'seeds']);
+  c.string(`${path}.note`, s.note);
+  c.string(`${path}.preset`, s.preset, { optional: true });
+  if (s.seeds !== undefined) {
+    if (!Array.isArray(s.seeds)) c.fail(`${path}.seeds`, `must be an array of seeds, got ${show(s.seeds)}`);
+    else s.seeds.forEach((v, i) => c.int(`${path}.seeds[${i}]`, v, 0, { max: 0xffffffff }));
+  }
+}
+
 const TOP_KEYS = [
   'name', 'description', 'model', 'data', 'cells', 'arms', 'seeds', 'epochs', 'batchSize', 'lr', 'minLr',
-  'weightDecay', 'warmupEpochs', 'labelSmoothing', 'augment', 'metrics', 'curveEvery',
+  'weightDecay', 'warmupEpochs', 'labelSmoothing', 'augment', 'metrics', 'curveEvery', 'margins', 'alpha', 'selection',
 ] as const;
 
 /**
@@ -289,6 +314,9 @@ export function validateSpec(json: unknown): ExperimentSpec {
   }
   if (s.metrics !== undefined) checkMetrics(c, 'metrics', s.metrics);
   c.int('curveEvery', s.curveEvery, 1, { optional: true });
+  if (s.margins !== undefined) checkMargins(c, 'margins', s.margins);
+  c.number('alpha', s.alpha, (x) => x > 0 && x < 0.5, 'a level in (0, 0.5)', { optional: true });
+  if (s.selection !== undefined) checkSelection(c, 'selection', s.selection);
 
   // seeds
   if (!Array.isArray(s.seeds)) c.fail('seeds', `must be a non-empty array of integer seeds, got ${show(s.seeds)}`);
@@ -342,6 +370,12 @@ export function validateSpec(json: unknown): ExperimentSpec {
     const spec = s as unknown as ExperimentSpec;
     const cells = resolveCells(spec);
     cells.forEach((cell, i) => checkResolvedCell(c, spec.cells ? `cells[${i}]` : 'spec', cell, s));
+    const minLr = spec.minLr ?? 0;
+    spec.arms.forEach((a, i) => {
+      if (a.lr !== undefined && a.lr < minLr) c.fail(`arms[${i}].lr`, `must not be below minLr = ${minLr}, got ${a.lr}`);
+    });
+    const reused = (spec.selection?.seeds ?? []).filter((x) => spec.seeds.includes(x));
+    if (reused.length) c.fail('seeds', `seed${reused.length > 1 ? 's' : ''} ${reused.join(', ')} selected the cells (selection.seeds) and cannot confirm them: use fresh seeds`);
     const m = spec.metrics;
     if (m && m.denseUntil > 0 && m.denseUntil < m.denseEvery) c.fail('metrics.denseUntil', `${m.denseUntil} is below denseEvery ${m.denseEvery}: no dense point would be measured after step 0`);
   }

@@ -37,6 +37,38 @@ export interface ArmSpec {
   shape?: DropShape;
   /** Cutoff in epochs for early / late (may be fractional as long as it is a whole number of steps). */
   cutoffEpochs?: number;
+  /**
+   * Peak learning rate of this arm (default: the experiment's `lr`). For the baseline check of
+   * the regime finder: the no-dropout arm at a few learning rates, so that an effect of dropout
+   * is not an artefact of a mistuned baseline. Arms that differ only in `lr` are LR-check arms.
+   */
+  lr?: number;
+}
+
+/**
+ * A pre-registered equivalence margin: the smallest difference (in the result field's own units:
+ * test accuracy as a fraction, loss in nats) that the experiment treats as an effect, and why.
+ * Fixed in the preset before any run; a difference whose CI lies inside ±value is "no effect
+ * beyond the margin".
+ */
+export interface MarginSpec {
+  value: number;
+  reason: string;
+}
+
+/** Margins per judged result field. */
+export interface MarginsSpec {
+  testAccuracy: MarginSpec;
+  finalTrainLoss: MarginSpec;
+}
+
+/** How the cells of an experiment were chosen (printed in the report, so a reader can tell selection from confirmation). */
+export interface SelectionSpec {
+  /** Why these cells, in plain words, written before any run of this experiment. */
+  note: string;
+  /** The experiment whose runs selected the cells, if any, and the seeds it used (never reused here). */
+  preset?: string;
+  seeds?: number[];
 }
 
 /** A model/data variant; fields override the experiment's top-level model and data. */
@@ -77,6 +109,12 @@ export interface ExperimentSpec {
   metrics?: MetricScheduleSpec;
   /** Steps between training-loss points kept in the result (default: about 100 points per run). */
   curveEvery?: number;
+  /** Pre-registered equivalence margins of the judged comparisons (see MarginSpec). */
+  margins?: MarginsSpec;
+  /** Level of the two-sided intervals and of each one-sided equivalence test (default 0.05). */
+  alpha?: number;
+  /** How the cells were chosen (see SelectionSpec). */
+  selection?: SelectionSpec;
 }
 
 /** One measurement of the analysis metrics (analysis.ts) during a run. */

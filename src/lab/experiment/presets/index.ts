@@ -12,14 +12,23 @@ import earlyDropout from './early-dropout.json';
 import analysis from './analysis.json';
 import lateDropout from './late-dropout.json';
 import ablations from './ablations.json';
+import cpuRegime from './cpu-regime.json';
+import cpuEarly from './cpu-early.json';
+import cpuLate from './cpu-late.json';
+import cpuAnalysis from './cpu-analysis.json';
 
-/** In the order of the issue: 1 regime finder, 2 early dropout, 3 analysis, 4 late dropout, 5 ablations. */
+/** GPU presets 1 regime finder, 2 early dropout, 3 analysis, 4 late dropout, 5 ablations; then the CPU-sized ones. */
 export const PRESETS: Readonly<Record<string, unknown>> = {
   'regime-finder': regimeFinder,
   'early-dropout': earlyDropout,
   analysis,
   'late-dropout': lateDropout,
   ablations,
+  // Sized for a software adapter (SwiftShader on a 2-core CPU): MLPs on the full training set.
+  'cpu-regime': cpuRegime,
+  'cpu-early': cpuEarly,
+  'cpu-late': cpuLate,
+  'cpu-analysis': cpuAnalysis,
 };
 
 export const PRESET_NAMES = Object.keys(PRESETS);
