@@ -5,7 +5,7 @@
  * operands, and times square products beside wgtrain's f32 matmul in the same run.
  *
  *   node scripts/build-node.mjs bench/tensorcore-check.ts        -> dist-node/tensorcore-check.mjs
- *   ../shared/gpu/prepare-kit.sh dist-node/tensorcore-check.mjs
+ *   scripts/gpu-kit.sh                                            (packs it with Node and Dawn into .gpu-kit/)
  *   on the GPU machine:  source .gpu-kit/on-device.sh && gpu-node .gpu-kit/tensorcore-check.mjs
  *
  * Environment:

@@ -2,7 +2,7 @@
 /**
  * Bundles a TypeScript entry for Node into one ESM file, dist-node/<name>.mjs, with the `webgpu`
  * package (Dawn's native addon) left external and shaders/*.wgsl inlined as text. The result runs
- * with plain `node` here, and on a GPU server through ../shared/gpu/prepare-kit.sh.
+ * with plain `node` here, and on a GPU server without Node through the kit of scripts/gpu-kit.sh.
  *
  *   node scripts/build-node.mjs                       default entries (bench/bench-node.ts -> bench.mjs)
  *   node scripts/build-node.mjs ENTRY.ts [--name N]   one entry -> dist-node/N.mjs (N: entry's base name)

@@ -1,6 +1,6 @@
 /**
  * Float64 references for the gradient analyses (src/lab/analysis.ts), written from the definitions
- * in shared/paper.md and sharing nothing with the GPU code: the direction statistics both by the
+ * in docs/paper.md and sharing nothing with the GPU code: the direction statistics both by the
  * pairwise definition and by the running-sum form, and the gradient of a one-hidden-layer ReLU MLP
  * with (label-smoothed) cross entropy, flattened in the model's parameter order.
  */
