@@ -45,7 +45,51 @@ describe('validateSpec', () => {
     expect(validateSpec(base()).name).toBe('unit');
     for (const name of PRESET_NAMES) expect(() => preset(name), name).not.toThrow();
     expect(PRESET_NAMES).toContain(DEFAULT_PRESET);
-    expect(PRESET_NAMES).toEqual(['regime-finder', 'early-dropout', 'analysis', 'late-dropout', 'ablations']);
+    for (const name of ['regime-finder', 'early-dropout', 'analysis', 'late-dropout', 'ablations', 'cpu-regime', 'cpu-early', 'cpu-late', 'cpu-analysis']) {
+      expect(PRESET_NAMES).toContain(name);
+    }
+  });
+
+  test('the CPU presets: MLPs, at least 10 paired seeds (analysis: 5), seeds never shared between them, the recipe of paper.md', () => {
+    const cpu = ['cpu-regime', 'cpu-early', 'cpu-late', 'cpu-analysis'].map((n) => preset(n));
+    const seen = new Map<number, string>();
+    for (const s of cpu) {
+      for (const cell of resolveCells(s)) {
+        expect(cell.model.kind, s.name).toBe('mlp');
+        expect(cell.data.kind).toBe('fashion-mnist');
+        expect(cell.data.testSize).toBe(10000);
+        // warmup = 1/6 of training (and so is every early cutoff)
+        expect(s.warmupEpochs / s.epochs).toBeCloseTo(1 / 6, 12);
+      }
+      for (const a of s.arms) if (a.cutoffEpochs !== undefined) expect(a.cutoffEpochs / s.epochs, `${s.name} ${a.name}`).toBeCloseTo(1 / 6, 12);
+      expect(s.seeds.length).toBeGreaterThanOrEqual(s.name === 'cpu-analysis' ? 5 : 10);
+      for (const seed of s.seeds) {
+        expect(seen.get(seed), `${s.name} reuses seed ${seed}`).toBeUndefined();
+        seen.set(seed, s.name);
+      }
+      expect(s.margins?.testAccuracy.reason.length).toBeGreaterThan(20);
+      expect(s.margins?.finalTrainLoss.reason.length).toBeGreaterThan(20);
+      expect(s.selection?.note.length).toBeGreaterThan(20);
+    }
+    // The underfitting cells train on the whole training set; cpu-regime checks the baseline LR.
+    expect(resolveCells(preset('cpu-early')).map((c) => c.data.trainSize)).toEqual([60000]);
+    expect(preset('cpu-regime').arms.filter((a) => a.mode === 'none').map((a) => a.lr ?? preset('cpu-regime').lr).sort()).toEqual([0.0003, 0.001, 0.003]);
+    expect(preset('cpu-late').arms.map((a) => a.mode)).toEqual(['none', 'standard', 'late']);
+  });
+
+  test('margins, alpha, selection and arm lr are checked', () => {
+    const good = { ...base(), margins: { testAccuracy: { value: 0.002, reason: 'r' }, finalTrainLoss: { value: 0.005, reason: 'r' } }, alpha: 0.05, selection: { note: 'why', preset: 'x', seeds: [7] } };
+    expect(validateSpec(good).margins?.testAccuracy.value).toBe(0.002);
+    expect(problem({ ...good, margins: { testAccuracy: { value: -1, reason: 'r' }, finalTrainLoss: { value: 0.005, reason: 'r' } } })).toMatch(/margins\.testAccuracy\.value: must be a positive margin/);
+    expect(problem({ ...good, margins: { testAccuracy: { value: 0.002 }, finalTrainLoss: { value: 0.005, reason: 'r' } } })).toMatch(/margins\.testAccuracy\.reason: must be a non-empty string/);
+    expect(problem({ ...good, margins: { testAccuracy: { value: 0.002, reason: 'r' } } })).toMatch(/margins\.finalTrainLoss: must be an object/);
+    expect(problem({ ...good, alpha: 0.7 })).toMatch(/alpha: must be a level in \(0, 0\.5\)/);
+    expect(problem({ ...good, selection: { note: 'why', seeds: [1] } })).toMatch(/seeds: seed 1 selected the cells .* use fresh seeds/);
+    expect(problem({ ...good, selection: { seeds: [9] } })).toMatch(/selection\.note: must be a non-empty string/);
+    const lrArm = { name: 'none-lr', regularizer: 'dropout', mode: 'none', lr: 3e-3 };
+    expect(validateSpec({ ...base(), arms: [...base().arms, lrArm] }).arms[3].lr).toBe(3e-3);
+    expect(problem({ ...base(), arms: [...base().arms, { ...lrArm, lr: 0 }] })).toMatch(/arms\[3\]\.lr: must be a positive learning rate/);
+    expect(problem({ ...base(), minLr: 1e-4, arms: [...base().arms, { ...lrArm, lr: 1e-5 }] })).toMatch(/arms\[3\]\.lr: must not be below minLr/);
   });
 
   test('the presets are what the issue asks for', () => {
