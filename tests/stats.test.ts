@@ -6,6 +6,7 @@ import {
   logGamma,
   mean,
   meanConfidenceInterval,
+  minimumDetectableEffect,
   pairedDifferences,
   regularizedIncompleteBeta,
   sampleStd,
@@ -226,5 +227,30 @@ describe('regime test', () => {
     expect(classifyRegime(up, zero)).toEqual({ regime: 'unclear', reason: expect.stringMatching(/within noise \(CI contains 0\)/) });
     expect(classifyRegime(zero, down).reason).toMatch(/effect on the final training loss is within noise/);
     expect(classifyRegime(ci([0.05]), ci([-0.02])).reason).toMatch(/only 1 paired seed/);
+  });
+});
+
+describe('minimum detectable effect (paired t-test)', () => {
+  it('is (t_{1−α/2,n−1} + t_{power,n−1})·sd/√n and close to the exact noncentral-t answer', () => {
+    // Formula with the table quantiles t_{0.975,9} = 2.2622, t_{0.8,9} = 0.8834 (scipy).
+    expect(minimumDetectableEffect({ sd: 1, n: 10 })).toBeCloseTo((2.262157 + 0.883404) / Math.sqrt(10), 5);
+    expect(minimumDetectableEffect({ sd: 0.02, n: 10 })).toBeCloseTo((0.02 * (2.262157 + 0.883404)) / Math.sqrt(10), 7);
+    // scipy.stats.nct, solving power = 0.8 exactly: n = 5 -> 1.68200 (the formula gives 1.66248, 1.2% low).
+    const exact5 = 1.681997;
+    const got5 = minimumDetectableEffect({ sd: 1, n: 5 });
+    expect(got5).toBeLessThan(exact5);
+    expect(got5 / exact5).toBeGreaterThan(0.985);
+    // More power or a stricter alpha needs a larger effect.
+    expect(minimumDetectableEffect({ sd: 1, n: 10, power: 0.9 })).toBeGreaterThan(minimumDetectableEffect({ sd: 1, n: 10 }));
+    expect(minimumDetectableEffect({ sd: 1, n: 10, alpha: 0.01 })).toBeGreaterThan(minimumDetectableEffect({ sd: 1, n: 10 }));
+  });
+
+  it('has no value without an SD and rejects bad arguments by name', () => {
+    expect(minimumDetectableEffect({ sd: 1, n: 1 })).toBeNaN();
+    expect(minimumDetectableEffect({ sd: NaN, n: 10 })).toBeNaN();
+    expect(() => minimumDetectableEffect({ sd: 1, n: 10, alpha: 0 })).toThrow(/minimumDetectableEffect: alpha must be in \(0, 1\), got 0/);
+    expect(() => minimumDetectableEffect({ sd: 1, n: 10, power: 1 })).toThrow(/power must be in \(0, 1\)/);
+    expect(() => minimumDetectableEffect({ sd: -1, n: 10 })).toThrow(/sd must be >= 0/);
+    expect(() => minimumDetectableEffect({ sd: 1, n: 2.5 })).toThrow(/n must be a whole number/);
   });
 });
