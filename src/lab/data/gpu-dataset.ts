@@ -8,11 +8,16 @@
  * maxStorageBufferBindingSize, which upload checks.
  *
  * Training batches (`dataset.batches({ batchSize, seed })`, a BatchSampler): an epoch's order is a
- * permutation of 0..n-1 fixed by (seed, epoch) (sampler.ts), uploaded once per epoch as an i32
- * tensor into one reused buffer. Each step slices its B indices out of it and gathers images and
- * labels on the GPU (indexSelect, or the fused gather + augmentation kernel). Per step the CPU sends
- * only uniform blocks; the only allocations are the batch tensors (the caller disposes them) and a
- * B-element index slice returned to the pool within the step, so memory stays flat.
+ * permutation of 0..n-1 fixed by (seed, epoch) (sampler.ts), computed on the host and uploaded once
+ * per epoch as an i32 tensor into one reused buffer; the labels are gathered into that order once per
+ * epoch too, so a step's labels are one contiguous copy. Without augmentation a step copies its B
+ * images' rows with buffer-to-buffer copies recorded in order with the kernels
+ * (`GpuDataset.imageRows`: one copy per run of consecutive indices, the bytes an indexSelect would
+ * gather, without a kernel: on a software adapter the gather kernel's per-element index arithmetic
+ * cost a sixth of a small MLP's step). With augmentation each step slices its B indices out of the
+ * order for the fused gather + augmentation kernel. Per step the CPU sends only copy commands and
+ * uniform blocks; the only allocations are the batch tensors (the caller disposes them) and, with
+ * augmentation, a B-element index slice returned to the pool within the step, so memory stays flat.
  *
  * Eval batches (`dataset.evalBatches(batchSize)`): the split in order, last partial batch kept,
  * as contiguous slices (plain buffer copies).
@@ -215,6 +220,25 @@ export class GpuDataset {
     return { images, labels };
   }
 
+  /**
+   * Images `order[start..end-1]` as [end - start, C, H, W], copied buffer to buffer (one copy per
+   * run of consecutive indices) in order with the recorded kernels: the images `gather` gives for
+   * the same indices, bit for bit, without a kernel. Indices are checked on the host.
+   */
+  imageRows(order: ArrayLike<number>, start: number, end: number): Tensor {
+    const op = `${this.name}.imageRows`;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > order.length || start > end) {
+      throw new Error(`${op}: [${start}, ${end}) is not a range of the ${order.length} indices`);
+    }
+    for (let j = start; j < end; j++) {
+      const r = order[j];
+      if (!Number.isInteger(r) || r < 0 || r >= this.count) throw new Error(`${op}: index ${r} at position ${j} is outside 0..${this.count - 1}`);
+    }
+    const images = Tensor.empty([end - start, this.channels, this.height, this.width], 'f32');
+    copyRuns(this.images.buffer(op), images.buffer(op), this.sampleSize * 4, order, start, end);
+    return images;
+  }
+
   /** Samples start..end-1 in order (contiguous copies, no gather). */
   range(start: number, end: number): Batch {
     const images = slice(this.images, 0, start, end);
@@ -257,6 +281,18 @@ export class GpuDataset {
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+}
+
+/** dst row j - start = src row order[j], for j in start..end-1, merging runs of consecutive rows. */
+function copyRuns(src: GPUBuffer, dst: GPUBuffer, rowBytes: number, order: ArrayLike<number>, start: number, end: number): void {
+  const e = engine();
+  let j = start;
+  while (j < end) {
+    let len = 1;
+    while (j + len < end && order[j + len] === order[j] + len) len++;
+    e.copy(src, order[j] * rowBytes, dst, (j - start) * rowBytes, len * rowBytes);
+    j += len;
   }
 }
 
@@ -308,6 +344,9 @@ export class BatchSampler {
   private order: Int32Array | null = null;
   private orderEpoch = -1;
   private orderTensor: Tensor | null = null;
+  /** Whether orderTensor holds the order of `orderEpoch` (and orderedLabels the labels in it). */
+  private orderUploaded = false;
+  private orderedLabels: Tensor | null = null;
 
   constructor(dataset: GpuDataset, options: BatchSamplerOptions) {
     const op = `${dataset.name}.batches`;
@@ -406,20 +445,25 @@ export class BatchSampler {
   next(): TrainBatch {
     const { epoch, step } = this;
     const globalStep = this.globalStep;
-    const order = this.orderOnGpu(epoch);
     const start = step * this.batchSize;
     const end = Math.min(start + this.batchSize, this.dataset.count);
-    const index = slice(order, 0, start, end);
-    let batch: Batch;
-    try {
-      const a = this.augment;
-      const images = a
-        ? augmentImages(this.dataset.images, { shift: a.shift, flip: a.flipProbability, fill: a.fill, seed: a.seed, step: globalStep, index })
-        : indexSelect(this.dataset.images, 0, index);
-      batch = { images, labels: indexSelect(this.dataset.labels, 0, index) };
-    } finally {
-      index.dispose();
+    const a = this.augment;
+    // First (its once-per-epoch upload submits the work recorded before it), then this step's copies.
+    const gpuOrder = this.orderOnGpu(epoch);
+    let images: Tensor;
+    if (a) {
+      const index = slice(gpuOrder.order, 0, start, end);
+      try {
+        images = augmentImages(this.dataset.images, { shift: a.shift, flip: a.flipProbability, fill: a.fill, seed: a.seed, step: globalStep, index });
+      } finally {
+        index.dispose();
+      }
+    } else {
+      images = this.dataset.imageRows(this.orderOnHost(epoch), start, end);
     }
+    const labels = Tensor.empty([end - start], 'i32');
+    engine().copy(gpuOrder.labels.buffer('batches'), start * 4, labels.buffer('batches'), 0, (end - start) * 4);
+    const batch: Batch = { images, labels };
     this.step++;
     if (this.step === this.stepsPerEpoch) {
       this.step = 0;
@@ -438,8 +482,11 @@ export class BatchSampler {
   dispose(): void {
     this.orderTensor?.dispose();
     this.orderTensor = null;
+    this.orderedLabels?.dispose();
+    this.orderedLabels = null;
     this.order = null;
     this.orderEpoch = -1;
+    this.orderUploaded = false;
   }
 
   private orderOf(epoch: number): Int32Array {
@@ -451,17 +498,32 @@ export class BatchSampler {
     return epochPermutation(this.dataset.count, this.seed, epoch);
   }
 
-  /** The epoch's order on the GPU: computed and uploaded once per epoch into a reused buffer. */
-  private orderOnGpu(epoch: number): Tensor {
+  /** The epoch's order on the host, computed once per epoch. */
+  private orderOnHost(epoch: number): Int32Array {
+    if (this.orderEpoch !== epoch || !this.order) {
+      this.order = this.orderOf(epoch);
+      this.orderEpoch = epoch;
+      this.orderUploaded = false;
+    }
+    return this.order;
+  }
+
+  /**
+   * The epoch's order on the GPU and the labels in that order, made once per epoch: the order is
+   * uploaded into a reused buffer, the labels gathered by it (a step's labels are then one copy).
+   */
+  private orderOnGpu(epoch: number): { order: Tensor; labels: Tensor } {
+    const order = this.orderOnHost(epoch);
     if (!this.orderTensor || this.orderTensor.isDisposed) {
       this.orderTensor = keep(Tensor.empty([this.dataset.count], 'i32'));
-      this.orderEpoch = -1;
+      this.orderUploaded = false;
     }
-    if (this.orderEpoch !== epoch) {
-      this.order = this.orderOf(epoch);
-      this.orderTensor.assign(this.order);
-      this.orderEpoch = epoch;
+    if (!this.orderUploaded || !this.orderedLabels) {
+      this.orderTensor.assign(order);
+      this.orderedLabels?.dispose();
+      this.orderedLabels = keep(indexSelect(this.dataset.labels, 0, this.orderTensor));
+      this.orderUploaded = true;
     }
-    return this.orderTensor;
+    return { order: this.orderTensor, labels: this.orderedLabels };
   }
 }
