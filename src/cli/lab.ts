@@ -7,23 +7,34 @@
  *   npm run lab -- --preset early-dropout         another preset (--list shows them)
  *   npm run lab -- --preset analysis --quick      the few-minutes-on-SwiftShader variant
  *   npm run lab -- --spec my.json --out reports/mine
+ *   npm run lab -- --plan --preset late-dropout   cost, time and power, before any training
+ *   npm run lab -- --preset regime-finder --part 2   the second of a preset's GPU-window parts
+ *   npm run lab -- --preset early-dropout --jobs 4   four worker processes on this machine
+ *   npm run lab -- --preset early-dropout --shard 3/8   machine 3 of 8 (a job array); then
+ *   npm run lab -- --merge DIR... --out reports/early-dropout   one report from the shards
  *
  * Output folder (default reports/<preset>, or reports/<preset>-quick): spec.json, results.jsonl
  * (one line per finished run), runs/ (metric streams and checkpoints), report.md and its SVGs.
  * Re-running the same command skips finished runs and resumes the unfinished one from its last
  * checkpoint. Ctrl-C stops after the current step with a checkpoint (a second Ctrl-C quits at once).
+ * docs/lab.md says how to plan, split, parallelise and shard a run.
  *
  * Bundled by scripts/build-node.mjs into dist-node/lab.mjs (only `webgpu` external, so it also runs
- * on a GPU server through ../shared/gpu/prepare-kit.sh); the browser part is a separate bundle,
+ * on a GPU server through the kit of scripts/gpu-kit.sh); the browser part is a separate bundle,
  * dist-node/lab-browser.mjs, loaded only with --browser, so puppeteer and Vite stay out of this one.
+ * `--jobs` forks this same module as its workers.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { DEFAULT_PRESET, PRESET_NAMES, PRESETS, preset } from '../lab/experiment/presets/index.js';
-import { QUICK, validateSpec } from '../lab/experiment/spec.js';
+import { DEFAULT_PRESET, PRESET_NAMES, PRESETS, preset, presetParts } from '../lab/experiment/presets/index.js';
+import { formatDuration } from '../lab/experiment/plan.js';
+import { formatShard, parseShard, type Shard } from '../lab/experiment/shard.js';
+import { QUICK, quickSpec, validateSpec } from '../lab/experiment/spec.js';
 import type { RunnerProgress } from '../lab/experiment/runner.js';
+import type { WorkerMessage } from '../lab/experiment/parallel.js';
 import type { ExperimentSpec, RunResult } from '../lab/experiment/types.js';
 
 // Without an explicit Vulkan driver, CPU-only machines use Chromium's SwiftShader (as the tests do).
@@ -44,7 +55,21 @@ interface CliOptions {
   autotune?: boolean;
   list?: boolean;
   progress: boolean;
+  plan?: boolean;
+  planSteps: number;
+  pilot?: string;
+  gpuMs?: number;
+  part?: number;
+  shard?: Shard;
+  jobs?: number;
+  merge?: string[];
+  /** Internal: this process is worker K/N of a --jobs parent (IPC progress, no report). */
+  worker?: Shard;
 }
+
+/** Exit status of --merge when runs of the plan are missing (the report is still written). */
+const EXIT_INCOMPLETE = 3;
+const EXIT_STOPPED = 130;
 
 const QUICK_HELP = `
 --quick shrinks the experiment deterministically (src/lab/experiment/spec.ts, quickSpec): the first
@@ -53,9 +78,27 @@ ViT/Mixer width <= ${QUICK.dim}, depth <= ${QUICK.depth}, <= ${QUICK.numHeads} h
 cutoffs and warmup keep their fraction of training (whole steps); at most ${QUICK.metricPoints} metric points per
 run with |G| <= ${QUICK.numBatches}. Same cells, arms, modes, rates and shapes. Output: reports/<name>-quick.
 
+Planning, parts, parallel and sharded runs (docs/lab.md):
+  --plan prints runs, steps, metric and evaluation cost in step-equivalents, the time on this adapter
+  (from a few timed steps; --plan-steps 0 skips the timing), the time on an H200-class GPU (assumed
+  3 ms per vit-xs step at batch 128; --gpu-ms changes it) per part, and the minimum detectable effect
+  of every comparison (SDs from --pilot DIR, or the stated defaults). It trains and writes nothing.
+  Presets too long for one GPU window are split into parts (--list shows them): run --part 1, 2, ...
+  one per window, into the same folder. --jobs N runs the runs in N worker processes on this machine
+  (folders <out>/jobs/K-of-N, merged into <out> at the end); --shard K/N runs machine K's share of N
+  into its own folder (default reports/<name>-shard-K-of-N); --merge DIR... writes one results.jsonl
+  and report from such folders into --out (default: the first DIR; one DIR regenerates its report).
+  --merge exits with status ${EXIT_INCOMPLETE} when runs of the plan are missing (it names them; the report is written).
+
 Presets (src/lab/experiment/presets/*.json): ${PRESET_NAMES.join(', ')}; default ${DEFAULT_PRESET}.
 Environment: WGTRAIN_FASHION_MNIST_DIR (data folder), VK_ICD_FILENAMES (Vulkan driver; SwiftShader
 when unset and present), WGTRAIN_CHROMIUM / WGTRAIN_BROWSER_GPU=1 (--browser).`;
+
+const positiveInt = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${v}`);
+  return n;
+};
 
 function parseArgs(argv: string[]): CliOptions {
   const program = new Command()
@@ -66,15 +109,28 @@ function parseArgs(argv: string[]): CliOptions {
     .option('-o, --out <dir>', 'output folder (default: reports/<name>, reports/<name>-quick with --quick)')
     .option('-q, --quick', 'the small variant: a few minutes on SwiftShader (see below)')
     .option('--browser', 'run in headless Chromium (puppeteer) instead of Node with Dawn')
-    .option('--checkpoint-every <steps>', 'steps between checkpoints, besides epoch ends', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`--checkpoint-every must be a positive integer, got ${v}`);
-      return n;
-    }, 200)
+    .option('--checkpoint-every <steps>', 'steps between checkpoints, besides epoch ends', positiveInt('--checkpoint-every'), 200)
     .option('--autotune', 'tune the matmul kernels on this adapter during the first step of each run (default on a GPU; results are bit-identical either way)')
     .option('--no-autotune', 'use stored or default matmul kernels only (default on a software adapter, where compiling every candidate costs more than it saves in a short run)')
     .option('--no-progress', 'no progress bar (one line per run instead)')
-    .option('--list', 'list the presets and exit')
+    .option('--list', 'list the presets (and their parts) and exit')
+    .option('--plan', 'print what the experiment costs and can detect, then exit: nothing is trained or written (see below)')
+    .option('--plan-steps <n>', 'steps timed per model by --plan after a warm-up step; 0: no timing on this adapter', (v) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--plan-steps must be a whole number >= 0, got ${v}`);
+      return n;
+    }, 3)
+    .option('--pilot <dir>', "--plan: paired-difference SDs from this results folder's results.jsonl (a pilot run) instead of the defaults")
+    .option('--gpu-ms <ms>', '--plan: ms per vit-xs step at batch 128 for the GPU estimate (default 3, until a GPU run measures it)', (v) => {
+      const n = Number(v);
+      if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--gpu-ms must be a positive number of milliseconds, got ${v}`);
+      return n;
+    })
+    .option('--part <k>', "run part K of a preset split into parts for GPU windows, into the preset's folder", positiveInt('--part'))
+    .option('--shard <K/N>', 'run the K-th of N deterministic shares of the runs (one machine of N), into reports/<name>-shard-K-of-N', (v) => parseShard(v, '--shard'))
+    .option('--jobs <n>', 'run the runs in N worker processes on this machine, each with its own device', positiveInt('--jobs'))
+    .option('--merge <dirs...>', 'merge the results of these output folders (shards, workers) of one experiment into --out (default: the first) and write its report')
+    .addOption(new Option('--worker <K/N>', 'internal: worker K/N of a --jobs parent').argParser((v) => parseShard(v, '--worker')).hideHelp())
     .addHelpText('after', QUICK_HELP)
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
@@ -101,13 +157,30 @@ function loadSpec(o: CliOptions): { spec: ExperimentSpec; name: string } {
   return { spec: preset(name), name };
 }
 
-const formatDuration = (s: number): string => {
-  if (!Number.isFinite(s) || s < 0) return '--';
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = Math.floor(s % 60);
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
-};
+/** Options that do not go together, refused before anything starts. */
+function checkCombinations(o: CliOptions): void {
+  const given = (flags: [string, unknown][]) => flags.filter(([, v]) => v !== undefined && v !== false).map(([f]) => f);
+  if (o.merge) {
+    const other = given([['--preset', o.preset], ['--spec', o.spec], ['--quick', o.quick], ['--plan', o.plan], ['--part', o.part], ['--shard', o.shard], ['--jobs', o.jobs], ['--browser', o.browser]]);
+    if (other.length) throw new Error(`--merge takes output folders and --out only, not ${other.join(', ')} (each folder's spec.json says what ran)`);
+    return;
+  }
+  if (o.browser) {
+    const other = given([['--plan', o.plan], ['--part', o.part], ['--shard', o.shard], ['--jobs', o.jobs]]);
+    if (other.length) throw new Error(`${other.join(', ')} run${other.length === 1 ? 's' : ''} in Node only, not with --browser`);
+  }
+  if (o.pilot && !o.plan) throw new Error('--pilot is for --plan');
+  if (o.part !== undefined && !o.preset) throw new Error('--part needs --preset (a preset split into parts, see --list); for a spec file use --shard K/N into one folder');
+}
+
+/** `--part K` as a share of the preset. */
+function partShard(o: CliOptions, name: string): Shard | null {
+  if (o.part === undefined) return null;
+  const parts = presetParts(name);
+  if (parts === 1) throw new Error(`preset '${name}' is not split into parts (it fits one GPU window): run it without --part`);
+  if (o.part > parts) throw new Error(`--part ${o.part}: preset '${name}' has ${parts} parts (1 to ${parts})`);
+  return { index: o.part, count: parts };
+}
 
 /**
  * Progress: a bar over all optimizer steps of the experiment (runs done, the current run's step,
@@ -187,30 +260,23 @@ class Progress {
   }
 }
 
-/** results.jsonl as it stands (after a stop): complete lines only. */
-function readResults(outDir: string): RunResult[] {
-  const file = join(outDir, 'results.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').slice(0, -1).filter((l) => l.trim()).map((l) => JSON.parse(l) as RunResult);
-}
-
 interface Outcome {
   spec: ExperimentSpec;
-  results: RunResult[];
   adapter: string;
 }
 
 /** Node with Dawn: the runner in this process. */
-async function runInNode(spec: ExperimentSpec, o: CliOptions, outDir: string, progress: Progress, signal: AbortSignal): Promise<Outcome> {
+async function runInNode(spec: ExperimentSpec, o: CliOptions, outDir: string, shards: Shard[], progress: Progress, signal: AbortSignal): Promise<Outcome> {
   const { init } = await import('../runtime/engine.js');
   const { adapterName, runExperiment } = await import('../lab/experiment/runner.js');
   await init();
   const adapter = adapterName();
-  progress.log(`lab: ${spec.name}${o.quick ? ' (--quick)' : ''} on ${adapter} -> ${outDir}`);
+  const share = shards.length ? ` (share ${shards.map(formatShard).join(' of part ')})` : '';
+  progress.log(`lab: ${spec.name}${o.quick ? ' (--quick)' : ''}${share} on ${adapter} -> ${outDir}`);
   const { adapterReport } = await import('../runtime/engine.js');
   const autotune = o.autotune ?? !adapterReport().software;
-  const outcome = await runExperiment(spec, { outDir, quick: o.quick, checkpointEvery: o.checkpointEvery, autotune, signal, onProgress: (p) => progress.update(p) });
-  return { spec: outcome.spec, results: outcome.results, adapter };
+  const outcome = await runExperiment(spec, { outDir, quick: o.quick, checkpointEvery: o.checkpointEvery, autotune, signal, shards, onProgress: (p) => progress.update(p) });
+  return { spec: outcome.spec, adapter };
 }
 
 /** Headless Chromium: the browser bundle (dist-node/lab-browser.mjs next to this one, or the .ts source). */
@@ -221,7 +287,125 @@ async function runInBrowserMode(spec: ExperimentSpec, o: CliOptions, outDir: str
     throw new Error(`--browser needs ${url.pathname}: build it with 'node scripts/build-node.mjs src/cli/lab-browser.ts --external-packages' (npm run lab does)`);
   }
   const mod = (await import(/* @vite-ignore */ url.href)) as typeof import('./lab-browser.js');
-  return mod.runInBrowser({ spec, outDir, quick: !!o.quick, checkpointEvery: o.checkpointEvery, onProgress: (p) => progress.update(p), log: (l) => progress.log(l), signal });
+  const r = await mod.runInBrowser({ spec, outDir, quick: !!o.quick, checkpointEvery: o.checkpointEvery, onProgress: (p) => progress.update(p), log: (l) => progress.log(l), signal });
+  return { spec: r.spec, adapter: r.adapter };
+}
+
+/** The finished runs in `outDir` that belong to `spec`, in plan order ([] when the folder has none yet). */
+async function folderResults(outDir: string, spec: ExperimentSpec): Promise<RunResult[]> {
+  if (!existsSync(join(outDir, 'spec.json'))) return [];
+  const { readRunFolder, mergeRunFolders } = await import('../lab/experiment/merge.js');
+  const folder = await readRunFolder(outDir);
+  return mergeRunFolders([{ ...folder, spec }]).results;
+}
+
+const adaptersOf = (results: readonly RunResult[]) => [...new Set(results.map((r) => r.adapter))].join('; ') || 'unknown adapter';
+
+async function report(spec: ExperimentSpec, results: RunResult[], outDir: string, adapter: string, quick: boolean, what: string): Promise<void> {
+  if (!results.length) return;
+  const { writeReport } = await import('../lab/experiment/report.js');
+  const { reportPath } = await writeReport(spec, results, outDir, { adapter, quick });
+  console.error(`lab: ${what} (${results.length} runs): ${reportPath}`);
+}
+
+/** `--merge DIR...`. */
+async function mergeCommand(o: CliOptions): Promise<number> {
+  const dirs = o.merge!;
+  const out = o.out ?? dirs[0];
+  const { mergeFolders } = await import('../lab/experiment/merge.js');
+  const m = await mergeFolders(dirs, out);
+  for (const f of m.folders) console.error(`lab: ${f.dir}: ${f.results.length} runs`);
+  if (m.duplicates.length) console.error(`lab: ${m.duplicates.length} runs found in more than one folder with identical results, kept once: ${m.duplicates.map((d) => `${d.key} (${d.dirs.join(', ')})`).join('; ')}`);
+  const total = m.results.length + m.missing.length;
+  console.error(`lab: merged ${m.results.length} of ${total} runs of ${m.spec.name} -> ${join(out, 'results.jsonl')}`);
+  if (m.missing.length) console.error(`lab: missing ${m.missing.length} runs: ${m.missing.join(', ')}`);
+  await report(m.spec, m.results, out, adaptersOf(m.results), m.spec.name.endsWith('-quick'), m.missing.length ? 'partial report' : 'report');
+  return m.missing.length ? EXIT_INCOMPLETE : 0;
+}
+
+/** `--plan`: nothing is trained or written; the device is used for timing only. */
+async function planCommand(o: CliOptions, input: ExperimentSpec, name: string, shards: Shard[]): Promise<number> {
+  const spec = o.quick ? quickSpec(input) : input;
+  const { makePlan, formatPlan } = await import('../lab/experiment/plan.js');
+  const { PilotSds } = await import('../lab/experiment/power.js');
+  let pilot = null;
+  if (o.pilot) {
+    const { readRunFolder } = await import('../lab/experiment/merge.js');
+    pilot = new PilotSds((await readRunFolder(o.pilot)).results, o.pilot);
+  }
+  let timings = null;
+  let adapter: string | undefined;
+  if (o.planSteps > 0) {
+    const { init, shutdown, adapterReport } = await import('../runtime/engine.js');
+    const { adapterName } = await import('../lab/experiment/runner.js');
+    const { measureTimings } = await import('../lab/experiment/timing.js');
+    await init();
+    try {
+      adapter = adapterName();
+      console.error(`plan: timing on ${adapter}`);
+      timings = await measureTimings(spec, { steps: o.planSteps, autotune: o.autotune ?? !adapterReport().software, log: (l) => console.error(l) });
+    } finally {
+      shutdown();
+    }
+  }
+  const plan = makePlan(spec, {
+    checkpointEvery: o.checkpointEvery,
+    parts: o.preset ? presetParts(name) : 1,
+    shards,
+    jobs: o.jobs,
+    pilot,
+    msPerStep: o.gpuMs,
+    timings,
+    adapter,
+  });
+  process.stdout.write(formatPlan(plan, { name: o.quick ? `${name} --quick` : name }));
+  return 0;
+}
+
+/**
+ * A `--jobs` worker: the runner on its share, progress to the parent over IPC, no report. Terminal
+ * signals are the parent's to handle; 'stop' from the parent, or the parent going away, stops
+ * after a checkpoint.
+ */
+async function workerCommand(input: ExperimentSpec, o: CliOptions, outDir: string, shards: Shard[]): Promise<number> {
+  if (!process.send) throw new Error('--worker is internal: it runs under a --jobs parent only');
+  const controller = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => {});
+  process.on('message', (m: { type?: string }) => m?.type === 'stop' && controller.abort());
+  process.on('disconnect', () => controller.abort());
+  const send = (p: RunnerProgress) => new Promise<void>((resolve) => {
+    if (!process.connected) return resolve();
+    process.send!({ type: 'progress', progress: p } satisfies WorkerMessage, undefined, {}, () => resolve());
+  });
+  let lastStep = 0;
+  let sent: Promise<void> = Promise.resolve();
+  const { init, shutdown, adapterReport } = await import('../runtime/engine.js');
+  const { runExperiment } = await import('../lab/experiment/runner.js');
+  await init();
+  try {
+    await runExperiment(input, {
+      outDir,
+      quick: o.quick,
+      checkpointEvery: o.checkpointEvery,
+      autotune: o.autotune ?? !adapterReport().software,
+      signal: controller.signal,
+      shards: [...shards, o.worker!],
+      onProgress: (p) => {
+        // Every event but the per-step ones, which go up at most five times a second.
+        if (p.kind === 'step' && performance.now() - lastStep < 200) return;
+        lastStep = performance.now();
+        sent = send(p);
+      },
+    });
+    return 0;
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') return EXIT_STOPPED;
+    throw e;
+  } finally {
+    shutdown();
+    await sent; // messages go in order: the last one's callback means all are out
+    if (process.connected) process.disconnect();
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -229,12 +413,21 @@ async function main(argv: string[]): Promise<number> {
   if (o.list) {
     for (const name of PRESET_NAMES) {
       const s = PRESETS[name] as ExperimentSpec;
-      console.log(`${name}${name === DEFAULT_PRESET ? ' (default)' : ''}\n  ${s.description ?? ''}\n`);
+      const parts = presetParts(name);
+      console.log(`${name}${name === DEFAULT_PRESET ? ' (default)' : ''}${parts > 1 ? ` (${parts} parts for GPU windows: --part 1 to ${parts})` : ''}\n  ${s.description ?? ''}\n`);
     }
     return 0;
   }
-  const { spec, name } = loadSpec(o);
-  const outDir = o.out ?? join('reports', o.quick ? `${name}-quick` : name);
+  checkCombinations(o);
+  if (o.merge) return mergeCommand(o);
+  const { spec: input, name } = loadSpec(o);
+  const part = partShard(o, name);
+  const shards = [...(part ? [part] : []), ...(o.shard ? [o.shard] : [])];
+  if (o.plan) return planCommand(o, input, name, shards);
+  const base = join('reports', o.quick ? `${name}-quick` : name);
+  const outDir = o.out ?? (o.shard ? `${base}-shard-${o.shard.index}-of-${o.shard.count}` : base);
+  if (o.worker) return workerCommand(input, o, outDir, shards);
+
   const progress = new Progress(o.progress && !!process.stderr.isTTY);
   const controller = new AbortController();
   let interrupts = 0;
@@ -246,17 +439,49 @@ async function main(argv: string[]): Promise<number> {
     } else {
       progress.stop();
       console.error('lab: quitting now; the run in progress resumes from its last checkpoint');
-      process.exit(130);
+      process.exit(EXIT_STOPPED);
     }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   const started = performance.now();
-  let outcome: Outcome | null = null;
+  const ranSpec = o.quick ? quickSpec(input) : input;
+  let adapter: string | null = null;
   let stopped = false;
+  let failedWorkers = 0;
   try {
-    outcome = o.browser ? await runInBrowserMode(spec, o, outDir, progress, controller.signal) : await runInNode(spec, o, outDir, progress, controller.signal);
+    if (o.jobs && o.jobs > 1) {
+      const { runJobs } = await import('../lab/experiment/parallel.js');
+      progress.log(`lab: ${ranSpec.name} in ${o.jobs} worker processes -> ${outDir} (workers' folders: ${join(outDir, 'jobs')})`);
+      const passOn = [
+        ...(o.preset ? ['--preset', o.preset] : []),
+        ...(o.spec ? ['--spec', o.spec] : []),
+        ...(o.quick ? ['--quick'] : []),
+        ...(o.part !== undefined ? ['--part', String(o.part)] : []),
+        ...(o.shard ? ['--shard', formatShard(o.shard)] : []),
+        ...(o.autotune === undefined ? [] : [o.autotune ? '--autotune' : '--no-autotune']),
+        '--checkpoint-every', String(o.checkpointEvery),
+      ];
+      const outcome = await runJobs({
+        spec: ranSpec,
+        outDir,
+        jobs: o.jobs,
+        shards,
+        entry: fileURLToPath(import.meta.url),
+        workerArgs: (dir, worker) => [...passOn, '--out', dir, '--worker', formatShard(worker)],
+        onProgress: (p) => progress.update(p),
+        log: (l) => progress.log(l),
+        signal: controller.signal,
+      });
+      stopped = outcome.stopped > 0;
+      failedWorkers = outcome.failed.length;
+      for (const f of outcome.failed) progress.log(`lab: worker ${f.worker}/${o.jobs} failed (${f.signal ?? `exit status ${f.code}`}); its finished runs are merged, re-run the same command to resume`);
+      adapter = adaptersOf(outcome.merged.results);
+    } else {
+      const outcome = o.browser ? await runInBrowserMode(input, o, outDir, progress, controller.signal) : await runInNode(input, o, outDir, shards, progress, controller.signal);
+      adapter = outcome.adapter;
+    }
   } catch (e) {
     if ((e as Error).name !== 'AbortError') throw e;
     stopped = true;
@@ -271,18 +496,18 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  // The report: complete, or of the runs finished so far when stopped.
-  const { quickSpec } = await import('../lab/experiment/spec.js');
-  const ranSpec = outcome?.spec ?? (o.quick ? quickSpec(spec) : spec);
-  const results = outcome?.results ?? readResults(outDir);
-  const adapter = outcome?.adapter ?? results[0]?.adapter ?? 'unknown adapter';
-  if (results.length) {
-    const { writeReport } = await import('../lab/experiment/report.js');
-    const { reportPath } = await writeReport(ranSpec, results, outDir, { adapter, quick: !!o.quick });
-    console.error(`lab: ${stopped ? 'partial report' : 'report'} (${results.length} runs): ${reportPath}`);
+  // The report: of every finished run in the folder (complete, or partial when stopped or a part of several).
+  const results = await folderResults(outDir, ranSpec);
+  const total = ranSpec.seeds.length * ranSpec.arms.length * (ranSpec.cells?.length ?? 1);
+  if (o.shard) {
+    console.error(`lab: shard ${formatShard(o.shard)}: ${results.length} runs in ${outDir}; merge the shards' folders with: npm run lab -- --merge DIR... --out ${base}`);
+  } else {
+    const complete = results.length === total && !stopped && !failedWorkers;
+    const what = complete ? 'report' : `partial report, ${results.length} of ${total} runs${part ? ` (part ${formatShard(part)} of the preset; run the other parts into the same folder)` : ''}`;
+    await report(ranSpec, results, outDir, adapter ?? adaptersOf(results), !!o.quick, what);
   }
   console.error(`lab: ${stopped ? 'stopped' : 'done'} in ${formatDuration((performance.now() - started) / 1000)}${stopped ? '; run the same command again to resume' : ''}`);
-  return stopped ? 130 : 0;
+  return stopped ? EXIT_STOPPED : failedWorkers ? 1 : 0;
 }
 
 main(process.argv.slice(2)).then(

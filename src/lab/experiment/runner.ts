@@ -34,6 +34,8 @@ import type { StepMetrics, Trainer } from '../trainer.js';
 import { buildRun, DataCache, nodeFashionMnist, type FashionMnistSource } from './build.js';
 import { metricSteps, quickSpec, resolveCells, totalStepsOf, validateSpec, type ResolvedCell } from './spec.js';
 import { nodeStore, type RunStore } from './store.js';
+import { runCostOf } from './cost.js';
+import { shareOfAll, type Shard } from './shard.js';
 import { runKey, type ArmSpec, type ExperimentSpec, type MetricPoint, type RunResult } from './types.js';
 
 export type MeasureFn = (trainer: Trainer, train: GpuDataset, options: MeasureOptions) => Promise<MetricPoint>;
@@ -77,6 +79,11 @@ export interface RunExperimentOptions {
   checkpointEvery?: number;
   /** The metric measurement (default analysis.measure); for tests. */
   measure?: MeasureFn;
+  /**
+   * Run only this share of the plan (shard.ts): `--part`, `--shard` and `--jobs` workers, each cut
+   * from what the previous one left. Runs of other shares in results.jsonl are left alone.
+   */
+  shards?: readonly Shard[];
   /**
    * After the first step of each trained run, tune the matmul products seen so far that have no
    * stored choice (`autotune()`, src/runtime/autotune.ts). Every tile config gives bit-identical
@@ -142,7 +149,7 @@ export class AbortError extends Error {
 }
 
 /** Key order fixed, so two equal specs serialise the same. */
-function canonical(v: unknown): unknown {
+export function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v !== null && typeof v === 'object') {
     return Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
@@ -150,18 +157,18 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
-/** The first path where two JSON values differ, or null. */
-function firstDifference(a: unknown, b: unknown, path = ''): string | null {
+/** The first path where two JSON values differ, or null; `labels` name where a and b come from. */
+export function firstDifference(a: unknown, b: unknown, path = '', labels: readonly [string, string] = ['there', 'here']): string | null {
   if (JSON.stringify(a) === JSON.stringify(b)) return null;
   if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
     for (const k of keys) {
       const sub = Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
-      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], sub);
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], sub, labels);
       if (d) return d;
     }
   }
-  return `${path || '(top level)'}: ${JSON.stringify(a) ?? 'absent'} there, ${JSON.stringify(b) ?? 'absent'} here`;
+  return `${path || '(top level)'}: ${JSON.stringify(a) ?? 'absent'} ${labels[0]}, ${JSON.stringify(b) ?? 'absent'} ${labels[1]}`;
 }
 
 /** Complete JSON lines of a file; a torn last line (the process died mid-write) is dropped. */
@@ -223,7 +230,7 @@ export async function runExperiment(input: ExperimentSpec, options: RunExperimen
   if (!Number.isInteger(checkpointEvery) || checkpointEvery <= 0) throw new Error(`runExperiment: checkpointEvery must be a positive integer, got ${checkpointEvery}`);
   const measure = options.measure ?? analysisMeasure;
   const previous = await openOutput(store, spec);
-  const plan = planRuns(spec);
+  const plan = shareOfAll(planRuns(spec), runCostOf(spec), options.shards ?? []);
   const byKey = new Map<string, RunResult>();
   const planned = new Set(plan.map((r) => r.key));
   for (const r of previous) if (planned.has(runKey(r))) byKey.set(runKey(r), r);

@@ -35,6 +35,23 @@ export const PRESET_NAMES = Object.keys(PRESETS);
 
 export const DEFAULT_PRESET = 'analysis';
 
+/**
+ * Presets split into parts that each fit one GPU window (about 10 minutes, 8 planned) by
+ * `--plan`'s estimate at the assumed GPU speed (src/lab/experiment/cost.ts). `--part K` runs the
+ * K-th share of the runs (shard.ts: contiguous in seed-major order, balanced by estimated cost)
+ * into the preset's usual folder, so the parts run one after the other, in any order, resuming
+ * as always, and the last one leaves the complete results and report. Unlisted presets: one part.
+ */
+export const PRESET_PARTS: Readonly<Record<string, number>> = {
+  'regime-finder': 3,
+  analysis: 2,
+  'late-dropout': 2,
+  ablations: 2,
+};
+
+/** Parts of a preset (1 when it is not split). */
+export const presetParts = (name: string): number => PRESET_PARTS[name] ?? 1;
+
 /** A validated deep copy of a preset; an unknown name is an error listing the known ones. */
 export function preset(name: string): ExperimentSpec {
   const json = PRESETS[name];
