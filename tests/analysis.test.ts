@@ -9,7 +9,7 @@ import { liveTensorCount, memoryStats } from '../src/index.js';
 import { keep } from '../src/runtime/scope.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { tensor } from '../src/nn/functional/creation.js';
-import { dropoutState, seedDropout } from '../src/nn/functional/dropout.js';
+import { dropout, dropoutState, seedDropout } from '../src/nn/functional/dropout.js';
 import { crossEntropy } from '../src/nn/functional/loss.js';
 import { MLP } from '../src/nn/models/mlp.js';
 import { AdamW } from '../src/nn/optim.js';
@@ -19,7 +19,7 @@ import { Trainer, type StepMetrics } from '../src/lab/trainer.js';
 import type { MetricPoint } from '../src/lab/experiment/types.js';
 import {
   DirectionAccumulator, flattenGrads, flattenParams, fullGradient, gradientDirectionStats, measure,
-  measurementBatches, miniBatchGradient, paramCount,
+  measurementBatches, measurementDropoutKey, miniBatchGradient, paramCount,
 } from '../src/lab/analysis.js';
 import { directionStatsPairwise, directionStatsRunningSum, mlpGradRef, type DirectionRef } from './reference/analysis.js';
 import { expectClose, randomArray } from './helpers/check.js';
@@ -250,7 +250,7 @@ describe('direction statistics', () => {
       for (const k of ['gdv', 'variance', 'gde', 'bias2', 'meanNorm'] as const) expect(run[k]).toBeCloseTo(pair[k]!, 12);
       // GDV = variance·M/(M−1), and 2·GDE = ‖mean u − û‖² + variance exactly.
       expect(pair.gdv).toBeCloseTo(pair.variance * m / (m - 1), 12);
-      expect(2 * pair.gde!).toBeCloseTo(pair.exactBias2! + pair.variance, 12);
+      expect(2 * pair.gde!).toBeCloseTo(pair.bias2! + pair.variance, 12);
 
       const gpu = gs.map((g) => tensor(Float32Array.from(g)));
       const ghat = tensor(Float32Array.from(ghatHost));
@@ -259,6 +259,9 @@ describe('direction statistics', () => {
       const stats = await gradientDirectionStats(gpu, ghat);
       expect(stats.count).toBe(m);
       expectStats(stats, ref, 2e-6);
+      // The GPU columns add up: bias² + variance = 2·GDE to float32 rounding, and bias² ≥ 0.
+      expect(Math.abs(stats.bias2! + stats.variance - 2 * stats.gde!)).toBeLessThan(2e-6);
+      expect(stats.bias2!).toBeGreaterThanOrEqual(0);
       const noGhat = await gradientDirectionStats(gpu);
       expect(noGhat.gde).toBeUndefined();
       expect(noGhat.bias2).toBeUndefined();
@@ -270,7 +273,7 @@ describe('direction statistics', () => {
   test('on real mini-batch gradients of a model with dropout', async () => {
     const model = makeModel(8, 0.3);
     const train = GpuDataset.upload(data.train);
-    const batches = measurementBatches(N, 12, 6, 9, 0);
+    const batches = measurementBatches(N, 12, 5, 9, 0); // 60 of the 64 samples, disjoint
     const gs: Tensor[] = [];
     for (const [i, rows] of batches.entries()) {
       const b = gpuBatch(train, rows);
@@ -282,7 +285,9 @@ describe('direction statistics', () => {
     const host = await Promise.all(gs.map(read));
     const ref = directionStatsPairwise(host, await read(ghat));
     expect(ref.gdv).toBeGreaterThan(0.01); // a test that can fail: the directions do differ
-    expectStats(await gradientDirectionStats(gs, ghat), ref, 2e-6);
+    const stats = await gradientDirectionStats(gs, ghat);
+    expectStats(stats, ref, 2e-6);
+    expect(Math.abs(stats.bias2! + stats.variance - 2 * stats.gde!)).toBeLessThan(2e-6);
     for (const t of [...gs, ghat]) t.dispose();
     train.dispose();
     model.dispose();
@@ -322,6 +327,33 @@ describe('direction statistics', () => {
     expect(() => new DirectionAccumulator(3).sums()).toThrow(/no gradient was added/);
     a.dispose();
     b.dispose();
+  });
+
+  test('a zero gradient or a zero ĝ is a clear error, never a NaN; a non-finite gradient gives NaN (NaN in, NaN out)', async () => {
+    const g = tensor(new Float32Array([1, 2, 3]));
+    const zero = tensor(new Float32Array(3));
+    const inf = tensor(new Float32Array([1, Infinity, 0]));
+    await expect(gradientDirectionStats([g, zero, g])).rejects.toThrow(/DirectionAccumulator: gradient 1 of 3 is exactly zero, so its direction g\/‖g‖ is undefined/);
+    await expect(gradientDirectionStats([g, g], zero)).rejects.toThrow(/ĝ \(the whole-training-set gradient\) is exactly zero/);
+    const bad = await gradientDirectionStats([g, inf], g);
+    expect(bad.gdv).toBeNaN();
+    expect(bad.gde).toBeNaN();
+    for (const t of [g, zero, inf]) t.dispose();
+  });
+});
+
+describe('measurement batches', () => {
+  test('are disjoint within one measurement and drawn from (seed, step)', () => {
+    const bs = measurementBatches(64, 8, 8, 3, 10);
+    const all = bs.flatMap((b) => Array.from(b));
+    expect(all.length).toBe(64);
+    expect(new Set(all).size).toBe(64); // every sample once: no overlap
+    expect(measurementBatches(64, 8, 8, 3, 10)).toEqual(bs);
+    expect(measurementBatches(64, 8, 8, 3, 11)).not.toEqual(bs);
+  });
+
+  test('overlapping batches are rejected, naming |G|, the batch and the training-set size', () => {
+    expect(() => measurementBatches(64, 8, 9, 3, 10)).toThrow(/measure: \|G\| = 9 mini-batches × batch 8 = 72 samples exceed the 64 training samples, so the measurement batches would overlap/);
   });
 });
 
@@ -431,6 +463,54 @@ describe('measure', () => {
     const now = [w.W1, w.b1, w.W2, w.b2].flatMap((a) => Array.from(a));
     const dist = Math.sqrt(now.reduce((acc, v, k) => acc + (v - t0[k]) ** 2, 0));
     expect(Math.abs(point.distance - dist)).toBeLessThan(1e-5 * dist);
+    // The stored columns add up: 2·GDE = bias² + variance.
+    expect(Math.abs(point.bias2! + point.variance! - 2 * point.gde!)).toBeLessThan(2e-6);
+    s.dispose();
+  });
+
+  test('the dropout on/off diagnostic: GDV and GDE of the same weights with dropout on equal the float64 reference with the same masks', async () => {
+    const s = setup('none');
+    await s.trainer.run(4);
+    const m = 5;
+    const p = 0.3;
+    const point = await measure(s.trainer, s.train, { theta0: s.theta0, numBatches: m, labelSmoothing: 0.1, seed: 21, dropoutDiagnostic: { p } });
+    const w = await weightsOf(s.model);
+    const all = hostBatch(Int32Array.from({ length: N }, (_, i) => i));
+    const ghat = mlpGradRef(all.x, all.y, N, IN, HIDDEN, CLASSES, w, 0.1); // ĝ: eval mode, dropout off
+    const batches = measurementBatches(N, 8, m, 21, 4);
+    const off: Float64Array[] = [];
+    const on: Float64Array[] = [];
+    for (const [i, rows] of batches.entries()) {
+      const { x, y } = hostBatch(rows);
+      off.push(mlpGradRef(x, y, rows.length, IN, HIDDEN, CLASSES, w, 0.1));
+      // The MLP's one dropout call per forward pass draws the generator's mask at offset 0.
+      const ones = tensor(new Float32Array(rows.length * HIDDEN).fill(1), [rows.length, HIDDEN]);
+      const maskT = dropout(ones, p, { seed: measurementDropoutKey(21, 4, i), offset: 0 });
+      const mask = await read(maskT);
+      ones.dispose();
+      maskT.dispose();
+      expect(mask.some((v) => v === 0)).toBe(true); // units were dropped
+      on.push(mlpGradRef(x, y, rows.length, IN, HIDDEN, CLASSES, w, 0.1, mask));
+    }
+    const refOff = directionStatsPairwise(off, ghat);
+    const refOn = directionStatsPairwise(on, ghat);
+    expect(point.diagnosticDropRate).toBe(p);
+    expect(Math.abs(point.gdv! - refOff.gdv)).toBeLessThan(3e-5);
+    expect(Math.abs(point.gde! - refOff.gde!)).toBeLessThan(3e-5);
+    expect(Math.abs(point.gdvDropoutOn! - refOn.gdv)).toBeLessThan(3e-5);
+    expect(Math.abs(point.gdeDropoutOn! - refOn.gde!)).toBeLessThan(3e-5);
+    // Dropout does change the directions here (a test that can fail), and the run was not touched.
+    expect(Math.abs(refOn.gdv - refOff.gdv)).toBeGreaterThan(1e-3);
+    expect(s.model.dropRate).toBe(0);
+    expect(s.trainer.ratesAt(4).dropRate).toBe(0);
+    s.dispose();
+  });
+
+  test('the diagnostic is refused where the run itself drops units, and needs directions', async () => {
+    const s = setup('early');
+    await expect(measure(s.trainer, s.train, { theta0: s.theta0, numBatches: 2, dropoutDiagnostic: { p: 0.1 } })).rejects.toThrow(/measure: dropoutDiagnostic compares dropout on with the run's own measurement as "off", but at step 0 the run drops at rate 0\.3/);
+    await expect(measure(s.trainer, s.train, { theta0: s.theta0, directions: false, dropoutDiagnostic: { p: 0.1 } })).rejects.toThrow(/needs directions/);
+    await expect(measure(s.trainer, s.train, { theta0: s.theta0, dropoutDiagnostic: { p: 1 } })).rejects.toThrow(/dropoutDiagnostic.p must be a rate in \(0, 1\), got 1/);
     s.dispose();
   });
 

@@ -1,17 +1,25 @@
 /**
- * The paper's gradient analyses (../../shared/paper.md, "Analyses"), computed on the GPU over the
- * whole flattened parameter vector, with one small readback per measurement:
+ * The paper's gradient analyses (docs/paper.md, "Analyses"), computed on the GPU over the whole
+ * flattened parameter vector, with one small readback per measurement:
  *
  *  - gradient norm ‖g‖₂ of fresh mini-batch gradients (training mode, current drop rate);
  *  - model distance ‖θ_t − θ_0‖₂ from the run's own initialisation;
  *  - gradient direction variance GDV = mean over pairs i<j of (1 − cos(g_i, g_j)) over a set G of
- *    |G| = M mini-batch gradients on random batches with fresh dropout masks, by the exact
+ *    |G| = M mini-batch gradients on disjoint random batches with fresh dropout masks, by the exact
  *    running-sum form: with u_i = g_i/‖g_i‖ and U = Σ u_i, Σ_{i≠j} cos = ‖U‖² − M, so
- *    GDV = 1 − (‖U‖² − M) / (M(M−1));
+ *    GDV = 1 − (‖U‖² − M) / (M(M−1)) (the paper's pairwise mean, unbiased);
  *  - gradient direction error GDE = mean over G of (1 − cos(g_i, ĝ)), ĝ the gradient of the loss
  *    over the whole training set in eval mode (dropout off);
- *  - variance = 1 − ‖mean u‖² = 1 − ‖U‖²/M² and bias² = 2·GDE − GDV (MetricPoint's definition;
- *    the exact identity is 2·GDE = ‖mean u − ĝ/‖ĝ‖‖² + variance, and GDV = variance·M/(M−1)).
+ *  - the decomposition of GDE with ū = U/M and the unit ĝ: variance = 1 − ‖ū‖² (the plug-in
+ *    spread of the directions; GDV = variance·M/(M−1)) and bias² = ‖ū − ĝ/‖ĝ‖‖², computed as that
+ *    squared distance so it is never negative; 2·GDE = bias² + variance holds exactly (here to
+ *    float32 rounding, tests/analysis.test.ts);
+ *  - optionally the dropout on/off diagnostic: GDV and GDE of the same weights measured once more
+ *    with dropout active at a given rate, on the same batches and against the same ĝ (for the
+ *    no-dropout run, whose own measurement has dropout off).
+ *
+ * A direction needs a non-zero gradient: an exactly zero mini-batch gradient or ĝ is an error that
+ * says so (never a silent NaN); non-finite gradients (a diverged run) give NaN statistics.
  *
  * Measuring must not disturb training: `measure()` leaves the parameters, their `.grad`, the
  * optimizer state, the trainer's sampler position and its dropout stream as they were. Its
@@ -194,22 +202,24 @@ export interface DirectionStats {
   meanNorm: number;
   /** Mean of 1 − cos(g_i, ĝ) (when ĝ was given). */
   gde?: number;
-  /** 2·GDE − GDV (when ĝ was given). */
+  /** ‖mean u − ĝ/‖ĝ‖‖² (when ĝ was given): 2·GDE = bias² + variance. */
   bias2?: number;
 }
 
 /**
  * Streams mini-batch gradients into the sums the statistics need, on the GPU:
- * U = Σ g_i/‖g_i‖, Σ cos(g_i, ĝ) and Σ ‖g_i‖. Each added gradient may be disposed right after.
+ * U = Σ g_i/‖g_i‖, Σ cos(g_i, ĝ) and each ‖g_i‖. Each added gradient may be disposed right after.
  */
 export class DirectionAccumulator {
   readonly size: number;
   private count = 0;
   private unitSum: Tensor | null = null;
   private cosSum: Tensor | null = null;
-  private normSum: Tensor | null = null;
-  /** ĝ/‖ĝ‖, or null when no GDE is wanted. */
+  /** ‖g_i‖ of every added gradient (scalars), read back to find a zero one. */
+  private norms: Tensor[] = [];
+  /** ĝ/‖ĝ‖ and ‖ĝ‖, or null when no GDE is wanted. */
   private readonly ghatUnit: Tensor | null;
+  private readonly ghatNorm: Tensor | null;
 
   /** `size`: the length of the flat gradients; `ghat`: the full gradient (copied, may be disposed after). */
   constructor(size: number, ghat?: Tensor | null) {
@@ -217,14 +227,25 @@ export class DirectionAccumulator {
     this.size = size;
     if (ghat) {
       this.checkVector('ghat', ghat);
-      this.ghatUnit = keep(noGrad(() => tidy(() => div(ghat.view([size]), sqrt(sumSquares(ghat))))));
+      const { unit, norm } = noGrad(() => tidy(() => {
+        const n = sqrt(sumSquares(ghat));
+        return { unit: div(ghat.view([size]), n), norm: n };
+      }));
+      this.ghatUnit = keep(unit);
+      this.ghatNorm = keep(norm);
     } else {
       this.ghatUnit = null;
+      this.ghatNorm = null;
     }
   }
 
   get added(): number {
     return this.count;
+  }
+
+  /** Length of the vector `sums()` returns. */
+  get sumsLength(): number {
+    return 1 + (this.ghatUnit ? 3 : 0) + this.count;
   }
 
   private checkVector(what: string, g: Tensor): void {
@@ -244,42 +265,59 @@ export class DirectionAccumulator {
       const acc = (prev: Tensor | null, v: Tensor) => (prev ? add(prev, v) : v.view(v.shape));
       return {
         unitSum: acc(this.unitSum, u),
-        normSum: acc(this.normSum, norm),
+        norm,
         cosSum: this.ghatUnit ? acc(this.cosSum, dot(u, this.ghatUnit)) : null,
       };
     }));
-    for (const t of [this.unitSum, this.normSum, this.cosSum]) t?.dispose();
+    for (const t of [this.unitSum, this.cosSum]) t?.dispose();
     this.unitSum = keep(next.unitSum);
-    this.normSum = keep(next.normSum);
+    this.norms.push(keep(next.norm));
     this.cosSum = next.cosSum ? keep(next.cosSum) : null;
     this.count++;
   }
 
   /**
-   * The sums as a small GPU vector [‖U‖², Σ‖g‖, Σ cos(g, ĝ)?] (the caller disposes it); `finish`
-   * turns its values into statistics. Lets a caller fold more scalars into one readback.
+   * The sums as a small GPU vector (the caller disposes it) of `sumsLength` values:
+   * [‖U‖², (with ĝ:) ‖U/M − ĝ/‖ĝ‖‖², Σ cos(g_i, ĝ), ‖ĝ‖, then ‖g_1‖ … ‖g_M‖]. `finish` turns its
+   * values into statistics; a caller can fold more scalars into the same readback.
    */
   sums(): Tensor {
-    if (this.count === 0 || !this.unitSum || !this.normSum) throw new Error('DirectionAccumulator: no gradient was added');
+    if (this.count === 0 || !this.unitSum) throw new Error('DirectionAccumulator: no gradient was added');
+    const m = this.count;
     return noGrad(() => tidy(() => {
-      const parts = [sumSquares(this.unitSum!), this.normSum!, ...(this.cosSum ? [this.cosSum] : [])];
+      const parts = [sumSquares(this.unitSum!)];
+      if (this.ghatUnit) parts.push(sumSquares(sub(div(this.unitSum!, m), this.ghatUnit)), this.cosSum!, this.ghatNorm!);
+      parts.push(...this.norms);
       return concat(parts.map((t) => t.view([1])), 0);
     }));
   }
 
-  /** Statistics from the values of `sums()` (float64 arithmetic on the host). */
+  /**
+   * Statistics from the values of `sums()` (float64 arithmetic on the host). Throws when a gradient
+   * or ĝ is exactly zero: its direction is undefined, and a NaN would pass for a measurement.
+   */
   finish(values: ArrayLike<number>): DirectionStats {
     const m = this.count;
+    if (values.length < this.sumsLength) throw new Error(`DirectionAccumulator.finish: expected ${this.sumsLength} values (see sums()), got ${values.length}`);
+    const withGhat = this.ghatUnit !== null;
+    const normsAt = withGhat ? 4 : 1;
+    let normSum = 0;
+    for (let i = 0; i < m; i++) {
+      const n = values[normsAt + i];
+      if (n === 0) throw new Error(`DirectionAccumulator: gradient ${i} of ${m} is exactly zero, so its direction g/‖g‖ is undefined (GDV and GDE need every direction)`);
+      normSum += n;
+    }
+    if (withGhat && values[3] === 0) throw new Error('DirectionAccumulator: ĝ (the whole-training-set gradient) is exactly zero, so its direction is undefined and GDE cannot be measured');
     const unitSq = values[0];
     const stats: DirectionStats = {
       count: m,
       gdv: m >= 2 ? 1 - (unitSq - m) / (m * (m - 1)) : NaN,
       variance: 1 - unitSq / (m * m),
-      meanNorm: values[1] / m,
+      meanNorm: normSum / m,
     };
-    if (this.cosSum) {
+    if (withGhat) {
       stats.gde = 1 - values[2] / m;
-      stats.bias2 = 2 * stats.gde - stats.gdv;
+      stats.bias2 = values[1];
     }
     return stats;
   }
@@ -295,8 +333,9 @@ export class DirectionAccumulator {
   }
 
   dispose(): void {
-    for (const t of [this.unitSum, this.normSum, this.cosSum, this.ghatUnit]) t?.dispose();
-    this.unitSum = this.normSum = this.cosSum = null;
+    for (const t of [this.unitSum, this.cosSum, this.ghatUnit, this.ghatNorm, ...this.norms]) t?.dispose();
+    this.unitSum = this.cosSum = null;
+    this.norms = [];
   }
 }
 
@@ -335,6 +374,12 @@ export interface MeasureOptions {
   batchSize?: number;
   /** Forward-pass size for ĝ (default 500). */
   fullBatchSize?: number;
+  /**
+   * The dropout on/off diagnostic: GDV and GDE of the same weights once more with dropout active at
+   * rate `p` (same batches, same ĝ), as `gdvDropoutOn` / `gdeDropoutOn`. Only where the run's own
+   * rates are 0 at this step (the no-dropout run), so the point's gdv / gde are the "off" values.
+   */
+  dropoutDiagnostic?: { p: number };
 }
 
 /** Streams of the measurement generator: far from the sampler's ('ORDR' + epoch) and the synthetic data's (0, 1, 2). */
@@ -353,23 +398,33 @@ function mixKey(...words: number[]): number {
 }
 
 /**
- * `count` batches of `batchSize` distinct indices of 0..n-1, drawn from (seed, step): consecutive
- * stretches of one running Fisher–Yates shuffle, so the batches are disjoint while they fit in n
- * (and a fresh shuffle starts when they do not).
+ * The dropout key of gradient `index` of the measurement at `step` with `seed`: its masks are those
+ * of dropout(x, p, { seed: key, offset: k }) for the k-th dropout call of the forward pass. Public
+ * so a test can rebuild the masks for a float64 reference.
+ */
+export function measurementDropoutKey(seed: number, step: number, index: number): number {
+  return mixKey(seed, step, index);
+}
+
+/**
+ * `count` disjoint batches of `batchSize` indices of 0..n-1, drawn from (seed, step): consecutive
+ * stretches of one Fisher–Yates shuffle. Batches of one measurement never share a sample (the
+ * directions would be correlated by construction), so count × batchSize may not exceed n.
  */
 export function measurementBatches(n: number, batchSize: number, count: number, seed: number, step: number): Int32Array[] {
   if (!Number.isInteger(batchSize) || batchSize <= 0 || batchSize > n) {
     throw new Error(`measure: batch size must be an integer in 1..${n} (the split's size), got ${String(batchSize)}`);
   }
+  if (!Number.isInteger(count) || count < 1) throw new Error(`measure: the number of batches must be a positive integer, got ${String(count)}`);
+  if (count * batchSize > n) {
+    throw new Error(
+      `measure: |G| = ${count} mini-batches × batch ${batchSize} = ${count * batchSize} samples exceed the ${n} training samples, so the measurement batches would overlap; lower |G| (metrics.numBatches) or the batch size`,
+    );
+  }
   const rng = new SeededRng(seed, BATCH_STREAM_BASE + step);
-  const order = new Int32Array(n);
-  let at = n; // position in the running shuffle; n forces a fresh one
+  const order = Int32Array.from({ length: n }, (_, i) => i);
   const out: Int32Array[] = [];
-  for (let b = 0; b < count; b++) {
-    if (at + batchSize > n) {
-      for (let i = 0; i < n; i++) order[i] = i;
-      at = 0;
-    }
+  for (let b = 0, at = 0; b < count; b++, at += batchSize) {
     for (let i = at; i < at + batchSize; i++) {
       const j = i + rng.int(n - i);
       const t = order[i];
@@ -377,7 +432,6 @@ export function measurementBatches(n: number, batchSize: number, count: number, 
       order[j] = t;
     }
     out.push(order.slice(at, at + batchSize));
-    at += batchSize;
   }
   return out;
 }
@@ -398,8 +452,9 @@ function setRates(model: TrainableModel, dropRate: number, dropPathRate: number)
 /**
  * Measures the analysis metrics at the trainer's current step (the state before step
  * `trainer.step`, with that step's LR and drop rates): the mean norm of fresh mini-batch gradients
- * (|G| of them with directions, one without), the distance from θ₀, and GDV/GDE/bias²/variance.
- * Nothing of the run changes (see the module comment); one readback.
+ * (|G| of them with directions, one without), the distance from θ₀, GDV/GDE/bias²/variance, and
+ * with `dropoutDiagnostic` GDV/GDE of the same weights with dropout on. Nothing of the run changes
+ * (see the module comment); one readback.
  */
 export async function measure(trainer: Trainer, train: GpuDataset, options: MeasureOptions): Promise<MetricPoint> {
   const op = 'measure';
@@ -423,55 +478,105 @@ export async function measure(trainer: Trainer, train: GpuDataset, options: Meas
 
   const step = trainer.step;
   const rates = trainer.ratesAt(step);
+  const diag = options.dropoutDiagnostic;
+  if (diag !== undefined) {
+    if (!diag || typeof diag.p !== 'number' || !(diag.p > 0 && diag.p < 1)) throw new Error(`${op}: dropoutDiagnostic.p must be a rate in (0, 1), got ${String(diag?.p)}`);
+    if (!directions) throw new Error(`${op}: dropoutDiagnostic measures GDV and GDE, so it needs directions (directions: false was given)`);
+    if (rates.dropRate !== 0 || rates.dropPathRate !== 0) {
+      throw new Error(`${op}: dropoutDiagnostic compares dropout on with the run's own measurement as "off", but at step ${step} the run drops at rate ${rates.dropRate || rates.dropPathRate}; use it on the no-dropout run`);
+    }
+    if (!model.setDropRate) throw new Error(`${op}: dropoutDiagnostic needs a model with setDropRate(); ${model.constructor.name} has none`);
+  }
   const m = directions ? numBatches : 1;
   const batches = measurementBatches(train.count, batchSize, m, seed, step);
 
   const rateModel = model as TrainableModel & RateModel;
   const before = { drop: rateModel.dropRate ?? 0, dropPath: rateModel.dropPathRate ?? 0 };
-  setRates(model, rates.dropRate, rates.dropPathRate);
   let acc: DirectionAccumulator | null = null;
+  let accOn: DirectionAccumulator | null = null;
+  let single: Tensor | null = null;
   let scalars: Tensor | null = null;
-  try {
-    const ghat = directions ? fullGradient(model, train, { batchSize: options.fullBatchSize, labelSmoothing: ls }) : null;
-    try {
-      acc = new DirectionAccumulator(size, ghat);
-    } finally {
-      ghat?.dispose();
-    }
+  /** |G| training-mode gradients at the model's current rates, each handed to `use` and disposed. */
+  const gradients = (use: (g: Tensor) => void) => {
     for (let i = 0; i < m; i++) {
       const index = tensor(batches[i], [batchSize], { dtype: 'i32' });
       const batch = train.gather(index);
       index.dispose();
       try {
         const g = miniBatchGradient(model, batch.images, batch.labels, {
-          train: true, labelSmoothing: ls, dropout: { seed: mixKey(seed, step, i), count: 0 },
+          train: true, labelSmoothing: ls, dropout: { seed: measurementDropoutKey(seed, step, i), count: 0 },
         });
-        acc.add(g);
-        g.dispose();
+        try {
+          use(g);
+        } finally {
+          g.dispose();
+        }
       } finally {
         batch.images.dispose();
         batch.labels.dispose();
       }
     }
+  };
+  try {
+    if (directions) {
+      const ghat = fullGradient(model, train, { batchSize: options.fullBatchSize, labelSmoothing: ls });
+      try {
+        acc = new DirectionAccumulator(size, ghat);
+        if (diag) accOn = new DirectionAccumulator(size, ghat);
+      } finally {
+        ghat.dispose();
+      }
+    }
+    setRates(model, rates.dropRate, rates.dropPathRate);
+    if (acc) {
+      const a = acc;
+      gradients((g) => a.add(g));
+    } else {
+      gradients((g) => { single = keep(noGrad(() => tidy(() => sqrt(sumSquares(g))))); });
+    }
+    if (accOn && diag) {
+      const a = accOn;
+      setRates(model, diag.p, 0);
+      gradients((g) => a.add(g));
+    }
     const a = acc;
+    const on = accOn;
+    const norm = single as Tensor | null;
     scalars = noGrad(() => tidy(() => {
       const distance = sqrt(sumSquares(sub(flattenParams(params), options.theta0.view([size]))));
-      return concat([distance.view([1]), a.sums()], 0);
+      const parts = [distance.view([1]), a ? a.sums() : norm!.view([1])];
+      if (on) parts.push(on.sums());
+      return concat(parts, 0);
     }));
     const values = await scalars.toArray();
-    const stats = acc.finish(values.subarray(1));
-    const point: MetricPoint = { step, lr: rates.lr, dropRate: rates.dropRate, gradNorm: stats.meanNorm, distance: values[0] };
+    const point: MetricPoint = { step, lr: rates.lr, dropRate: rates.dropRate, gradNorm: NaN, distance: values[0] };
     if (rates.dropPathRate) point.dropPathRate = rates.dropPathRate;
-    if (directions) {
-      point.gdv = stats.gdv;
-      point.gde = stats.gde;
-      point.bias2 = stats.bias2;
-      point.variance = stats.variance;
+    try {
+      if (!a) {
+        point.gradNorm = values[1];
+      } else {
+        const stats = a.finish(values.subarray(1, 1 + a.sumsLength));
+        point.gradNorm = stats.meanNorm;
+        point.gdv = stats.gdv;
+        point.gde = stats.gde;
+        point.bias2 = stats.bias2;
+        point.variance = stats.variance;
+        if (on && diag) {
+          const o = on.finish(values.subarray(1 + a.sumsLength));
+          point.gdvDropoutOn = o.gdv;
+          point.gdeDropoutOn = o.gde;
+          point.diagnosticDropRate = diag.p;
+        }
+      }
+    } catch (e) {
+      throw new Error(`${op} (step ${step}${accOn ? ', dropout diagnostic included' : ''}): ${(e as Error).message}`);
     }
     return point;
   } finally {
     scalars?.dispose();
+    (single as Tensor | null)?.dispose();
     acc?.dispose();
+    accOn?.dispose();
     setRates(model, before.drop, before.dropPath);
   }
 }

@@ -19,9 +19,8 @@ export interface DirectionRef {
   variance: number;
   meanNorm: number;
   gde?: number;
+  /** ‖mean u − ĝ/‖ĝ‖‖²: the bias² of the decomposition 2·GDE = bias² + variance. */
   bias2?: number;
-  /** ‖mean u − ĝ/‖ĝ‖‖²: the exact bias² of the decomposition 2·GDE = bias² + variance. */
-  exactBias2?: number;
 }
 
 /** By the definitions: GDV = mean over pairs i<j of 1 − cos; variance = 1 − ‖mean u‖². */
@@ -48,11 +47,10 @@ export function directionStatsPairwise(gs: Arr[], ghat?: Arr): DirectionRef {
   };
   if (ghat) {
     out.gde = gs.reduce((s, g) => s + (1 - cosRef(g, ghat)), 0) / m;
-    out.bias2 = 2 * out.gde - out.gdv;
     const nh = normRef(ghat);
     let e = 0;
     for (let k = 0; k < meanU.length; k++) e += (meanU[k] - ghat[k] / nh) ** 2;
-    out.exactBias2 = e;
+    out.bias2 = e;
   }
   return out;
 }
@@ -73,7 +71,8 @@ export function directionStatsRunningSum(gs: Arr[], ghat?: Arr): DirectionRef {
   const out: DirectionRef = { gdv: 1 - (uu - m) / (m * (m - 1)), variance: 1 - uu / (m * m), meanNorm: normSum / m };
   if (ghat) {
     out.gde = 1 - cosSum / m;
-    out.bias2 = 2 * out.gde - out.gdv;
+    // ‖U/M − ĥ‖² = ‖U‖²/M² − 2·U·ĥ/M + 1, with U·ĥ = Σ cos(g_i, ĝ).
+    out.bias2 = uu / (m * m) - (2 * cosSum) / m + 1;
   }
   return out;
 }
@@ -88,9 +87,10 @@ export interface MlpWeights {
 
 /**
  * ∇ of the mean (label-smoothed, PyTorch's rule) cross entropy of the MLP over `rows` samples,
- * flattened as [W1, b1, W2, b2] (the registration order of the MLP's parameters).
+ * flattened as [W1, b1, W2, b2] (the registration order of the MLP's parameters). `mask`
+ * (rows × hidden, 0 or 1/(1 − p)) is a dropout mask applied after the hidden ReLU.
  */
-export function mlpGradRef(x: Arr, labels: Arr, rows: number, inF: number, hidden: number, classes: number, w: MlpWeights, smoothing = 0): Float64Array {
+export function mlpGradRef(x: Arr, labels: Arr, rows: number, inF: number, hidden: number, classes: number, w: MlpWeights, smoothing = 0, mask?: Arr): Float64Array {
   const gW1 = new Float64Array(hidden * inF);
   const gb1 = new Float64Array(hidden);
   const gW2 = new Float64Array(classes * hidden);
@@ -100,7 +100,7 @@ export function mlpGradRef(x: Arr, labels: Arr, rows: number, inF: number, hidde
     for (let o = 0; o < hidden; o++) {
       let s = w.b1[o];
       for (let i = 0; i < inF; i++) s += w.W1[o * inF + i] * x[r * inF + i];
-      h[o] = Math.max(0, s);
+      h[o] = Math.max(0, s) * (mask ? mask[r * hidden + o] : 1);
     }
     const z = new Float64Array(classes);
     for (let c = 0; c < classes; c++) {
@@ -126,7 +126,9 @@ export function mlpGradRef(x: Arr, labels: Arr, rows: number, inF: number, hidde
       }
     }
     for (let o = 0; o < hidden; o++) {
+      // Through the mask and the ReLU: h = relu(a)·mask, so dh/da = mask where a > 0.
       if (h[o] <= 0) continue;
+      if (mask) dh[o] *= mask[r * hidden + o];
       gb1[o] += dh[o];
       for (let i = 0; i < inF; i++) gW1[o * inF + i] += dh[o] * x[r * inF + i];
     }

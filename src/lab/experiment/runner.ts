@@ -361,6 +361,8 @@ async function trainOne(spec: ExperimentSpec, run: PlannedRun, ctx: TrainOneCont
           // The run seed, not the arm: paired arms are measured on the same batches.
           seed: run.seed,
           labelSmoothing: spec.labelSmoothing,
+          // Dropout on vs off at the same weights: on the no-dropout baseline only (its own points are "off"; not the LR-check arms).
+          ...(spec.metrics?.dropoutDiagnostic && run.arm.mode === 'none' && (run.arm.lr ?? spec.lr) === spec.lr ? { dropoutDiagnostic: spec.metrics.dropoutDiagnostic } : {}),
         });
         metrics.push(point);
         await store.append(files.metrics, JSON.stringify(point) + '\n');

@@ -246,12 +246,17 @@ function checkArm(c: Checker, path: string, a: unknown, epochs: unknown): void {
 
 function checkMetrics(c: Checker, path: string, m: unknown): void {
   if (!c.object(path, m)) return;
-  c.keys(path, m, ['denseEvery', 'denseUntil', 'every', 'numBatches', 'directions']);
+  c.keys(path, m, ['denseEvery', 'denseUntil', 'every', 'numBatches', 'directions', 'dropoutDiagnostic']);
   c.int(`${path}.denseEvery`, m.denseEvery, 1);
   c.int(`${path}.denseUntil`, m.denseUntil, 0);
   c.int(`${path}.every`, m.every, 1);
   c.int(`${path}.numBatches`, m.numBatches, 2, { optional: true });
   c.boolean(`${path}.directions`, m.directions, { optional: true });
+  if (m.dropoutDiagnostic !== undefined && c.object(`${path}.dropoutDiagnostic`, m.dropoutDiagnostic)) {
+    c.keys(`${path}.dropoutDiagnostic`, m.dropoutDiagnostic, ['p']);
+    c.number(`${path}.dropoutDiagnostic.p`, m.dropoutDiagnostic.p, (x) => x > 0 && x < 1, 'a drop rate in (0, 1)');
+    if (m.directions === false) c.fail(`${path}.dropoutDiagnostic`, 'measures GDV and GDE, so it needs directions (directions is false)');
+  }
 }
 
 function checkMargins(c: Checker, path: string, m: unknown): void {
@@ -378,6 +383,11 @@ export function validateSpec(json: unknown): ExperimentSpec {
     if (reused.length) c.fail('seeds', `seed${reused.length > 1 ? 's' : ''} ${reused.join(', ')} selected the cells (selection.seeds) and cannot confirm them: use fresh seeds`);
     const m = spec.metrics;
     if (m && m.denseUntil > 0 && m.denseUntil < m.denseEvery) c.fail('metrics.denseUntil', `${m.denseUntil} is below denseEvery ${m.denseEvery}: no dense point would be measured after step 0`);
+    // One measurement's |G| mini-batches must be disjoint (analysis.ts measurementBatches).
+    const perPoint = m && m.directions !== false ? (m.numBatches ?? 16) * spec.batchSize : 0;
+    cells.forEach((cell) => {
+      if (perPoint > trainCountOf(cell.data)) c.fail('metrics.numBatches', `|G| = ${m!.numBatches ?? 16} batches × batch ${spec.batchSize} = ${perPoint} samples exceed the ${trainCountOf(cell.data)} training images of cell '${cell.name}': measurement batches would overlap`);
+    });
   }
   if (c.problems.length) throw new SpecError([...new Set(c.problems)]);
   return s as unknown as ExperimentSpec;
@@ -508,7 +518,8 @@ export function quickSpec(input: ExperimentSpec): ExperimentSpec {
   const out: ExperimentSpec = {
     ...spec,
     name: `${spec.name}-quick`,
-    description: `${spec.description ?? spec.name} [--quick: ${QUICK.seeds} seeds, ≤${QUICK.trainSize} train images, ${epochs} epochs, batch ${batchSize}, small model]`,
+    // Not the full preset's prose: its sizes, |G| and schedule are not what ran (the report's Setup gives those).
+    description: `The --quick variant of preset '${spec.name}': the same cells, arms, modes, rates and shapes, shrunk to a few minutes on a software adapter (fewer seeds, images, epochs and steps, smaller models). A smoke test of the pipeline, not evidence about the paper.`,
     seeds: spec.seeds.slice(0, QUICK.seeds),
     epochs,
     batchSize,

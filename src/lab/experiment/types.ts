@@ -88,6 +88,11 @@ export interface MetricScheduleSpec {
   numBatches?: number;
   /** Compute GDV/GDE (costly: |G| gradients plus one full-train-set gradient). Default true. */
   directions?: boolean;
+  /**
+   * The dropout on/off diagnostic: at each point of the no-dropout arm, GDV and GDE of the same
+   * weights also with dropout active at rate `p` (|G| more gradients per point). Needs directions.
+   */
+  dropoutDiagnostic?: { p: number };
 }
 
 export interface ExperimentSpec {
@@ -131,10 +136,17 @@ export interface MetricPoint {
   /** Present when directions were measured. */
   gdv?: number;
   gde?: number;
-  /** 2·GDE − GDV. */
+  /**
+   * ‖mean u − ĝ/‖ĝ‖‖², so that 2·GDE = bias² + variance. (Runs logged before this definition stored
+   * 2·GDE − GDV here; the report derives bias² from gde and variance, which mean the same in both.)
+   */
   bias2?: number;
-  /** E[GDV] = 1 − ‖mean u‖². */
+  /** 1 − ‖mean u‖² (the plug-in spread of the unit directions; GDV = variance·|G|/(|G| − 1)). */
   variance?: number;
+  /** Dropout on/off diagnostic (metrics.dropoutDiagnostic): GDV and GDE of the same weights with dropout active at `diagnosticDropRate`. */
+  gdvDropoutOn?: number;
+  gdeDropoutOn?: number;
+  diagnosticDropRate?: number;
 }
 
 /** One finished run: a line of results.jsonl. */
