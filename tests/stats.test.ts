@@ -12,7 +12,11 @@ import {
   sampleStd,
   studentTCdf,
   studentTQuantile,
-  verdictOf,
+  decideVerdict,
+  equivalenceTest,
+  holm,
+  pairedTest,
+  pairedTTestP,
 } from '../src/lab/experiment/stats';
 
 describe('summaries', () => {
@@ -170,41 +174,108 @@ describe('confidence intervals and paired differences', () => {
   });
 });
 
+describe('difference, equivalence and multiplicity tests', () => {
+  it('paired t-test p matches scipy.stats.ttest_1samp', () => {
+    expect(pairedTTestP([0.02, 0.03, 0.025, 0.028])).toBeCloseTo(0.0012950181109011557, 10);
+    expect(pairedTTestP([0.01, 0.012, 0.009, -0.03])).toBeCloseTo(0.9818114823436882, 10);
+    // Degenerate spread: all zero differences are no evidence, identical non-zero ones are.
+    expect(pairedTTestP([0, 0, 0])).toBe(1);
+    expect(pairedTTestP([0.1, 0.1])).toBe(0);
+    expect(pairedTTestP([0.1])).toBeNaN();
+    expect(pairedTTestP([0.1, NaN])).toBeNaN();
+  });
+
+  it('TOST matches the two one-sided scipy tests and the (1 − 2α) interval', () => {
+    const inside = equivalenceTest([0.0005, -0.0004, 0.0002, -0.0001, 0.0003], 0.002);
+    expect(inside.pLower).toBeCloseTo(9.287238175671392e-5, 12);
+    expect(inside.pUpper).toBeCloseTo(0.00013746677682978666, 12);
+    expect(inside.p).toBe(inside.pUpper);
+    expect(inside.level).toBeCloseTo(0.9, 14);
+    expect(inside.lo).toBeGreaterThan(-0.002);
+    expect(inside.hi).toBeLessThan(0.002);
+    const wide = equivalenceTest([0.001, 0.004, -0.002, 0.003], 0.002);
+    expect(wide.pLower).toBeCloseTo(0.03863714499377282, 10);
+    expect(wide.pUpper).toBeCloseTo(0.36530757645570006, 10);
+    expect(wide.hi).toBeGreaterThan(0.002); // p ≥ α exactly when the 90% CI leaves the margin
+    expect(() => equivalenceTest([1, 2], 0)).toThrow(/equivalenceTest: margin must be a finite number > 0, got 0/);
+    expect(equivalenceTest([1], 0.1).p).toBeNaN();
+  });
+
+  it('Holm against a hand-worked example', () => {
+    // k = 4. Sorted: 0.005·4 = 0.02; 0.01·3 = 0.03; 0.03·2 = 0.06; 0.04·1 = 0.04 -> max(0.06, 0.04) = 0.06.
+    const adj = holm([0.01, 0.04, 0.03, 0.005]);
+    [0.03, 0.06, 0.06, 0.02].forEach((want, i) => expect(adj[i]).toBeCloseTo(want, 15));
+    // Capped at 1; a NaN counts in k (0.02·2 = 0.04, not 0.02) and stays NaN.
+    const withNaN = holm([0.02, NaN, 0.6]);
+    expect(withNaN[0]).toBeCloseTo(0.06, 15);
+    expect(withNaN[1]).toBeNaN();
+    expect(withNaN[2]).toBe(1);
+    expect(holm([])).toEqual([]);
+    expect(holm([0.2])).toEqual([0.2]);
+    expect(() => holm([1.5])).toThrow(/holm: p-values must be in \[0, 1\]/);
+  });
+});
+
 describe('verdicts', () => {
-  const ci = (xs: number[]) => meanConfidenceInterval(xs);
+  /** The verdict of constructed paired differences, unadjusted (a family of one). */
+  const judge = (diffs: number[], expected: 'increase' | 'decrease', margin?: number) => {
+    const t = pairedTest(new Map(diffs.map((d, i) => [i, d])), new Map(diffs.map((_, i) => [i, 0])), expected, { margin });
+    return { t, v: decideVerdict({ n: t.n, mean: t.mean, pDifference: t.pDifference, pEquivalence: t.equivalence?.p }, expected) };
+  };
 
-  it('reproduced when the CI excludes 0 in the predicted direction', () => {
-    expect(verdictOf(ci([0.02, 0.03, 0.025, 0.028]), 'increase').verdict).toBe('reproduced');
-    expect(verdictOf(ci([-0.02, -0.03, -0.025, -0.028]), 'decrease').verdict).toBe('reproduced');
+  it('reproduced when the difference is significant on the predicted side, i.e. the 95% CI lies there', () => {
+    const { t, v } = judge([0.02, 0.03, 0.025, 0.028], 'increase', 0.002);
+    expect(v.verdict).toBe('reproduced');
+    expect(t.lo).toBeGreaterThan(0);
+    expect(v.smallerThanMargin).toBeUndefined();
+    expect(judge([-0.02, -0.03, -0.025, -0.028], 'decrease').v.verdict).toBe('reproduced');
   });
 
-  it('contradicted when the CI excludes 0 in the opposite direction', () => {
-    const v = verdictOf(ci([-0.02, -0.03, -0.025, -0.028]), 'increase');
+  it('contradicted when it is significant on the other side', () => {
+    const { t, v } = judge([-0.02, -0.03, -0.025, -0.028], 'increase', 0.002);
     expect(v.verdict).toBe('contradicted');
+    expect(t.hi).toBeLessThan(0);
     expect(v.reason).toMatch(/opposite direction/);
-    expect(verdictOf(ci([0.02, 0.03, 0.025]), 'decrease').verdict).toBe('contradicted');
   });
 
-  it('inconclusive for a null effect, even when most seeds point the predicted way', () => {
-    // 3 of 4 seeds improve but the interval still contains 0.
-    const null4 = ci([0.01, 0.012, 0.009, -0.03]);
-    expect(null4.lo).toBeLessThan(0);
-    expect(null4.hi).toBeGreaterThan(0);
-    const v = verdictOf(null4, 'increase');
+  it('no effect beyond the margin when TOST rejects both sides', () => {
+    const { t, v } = judge([0.0005, -0.0004, 0.0002, -0.0001, 0.0003], 'increase', 0.002);
+    expect(t.lo).toBeLessThan(0);
+    expect(t.hi).toBeGreaterThan(0);
+    expect(t.equivalence!.p).toBeLessThan(0.05);
+    expect(v.verdict).toBe('no effect beyond the margin');
+  });
+
+  it('inconclusive when neither test rejects, even when most seeds point the predicted way', () => {
+    // 3 of 4 seeds improve, the CI contains 0, and the interval is far wider than the margin.
+    const { t, v } = judge([0.01, 0.012, 0.009, -0.03], 'increase', 0.002);
+    expect(t.improved).toBe(3);
     expect(v.verdict).toBe('inconclusive');
-    expect(v.reason).toMatch(/CI contains 0/);
+    expect(v.reason).toMatch(/not shown to lie inside the margin/);
+    // The same near-zero differences without a margin cannot be called a null.
+    expect(judge([0.0005, -0.0004, 0.0002, -0.0001, 0.0003], 'increase').v.reason).toMatch(/no margin was set/);
   });
 
-  it('inconclusive with a reason for n = 1 and for diverged runs', () => {
-    const v = verdictOf(ci([0.5]), 'increase');
+  it('a tiny but certain effect is reproduced and flagged as smaller than the margin', () => {
+    const { v } = judge([0.0010, 0.0011, 0.0009, 0.0010, 0.0012], 'increase', 0.002);
+    expect(v.verdict).toBe('reproduced');
+    expect(v.smallerThanMargin).toBe(true);
+  });
+
+  it('uses the p it is given: a Holm-adjusted p can turn a raw rejection into inconclusive', () => {
+    expect(decideVerdict({ n: 5, mean: 0.01, pDifference: 0.03 }, 'increase').verdict).toBe('reproduced');
+    expect(decideVerdict({ n: 5, mean: 0.01, pDifference: 0.03 * 3 }, 'increase').verdict).toBe('inconclusive');
+    expect(decideVerdict({ n: 5, mean: 0.01, pDifference: 0.03 }, 'increase', 0.01).verdict).toBe('inconclusive');
+  });
+
+  it('inconclusive with a reason for n < 2 and for diverged runs; all-zero differences are not an effect', () => {
+    const v = judge([0.5], 'increase').v;
     expect(v.verdict).toBe('inconclusive');
-    expect(v.reason).toMatch(/only 1 paired seed; a confidence interval needs at least 2/);
-    expect(verdictOf(ci([]), 'increase').reason).toMatch(/only 0 paired seeds/);
-    expect(verdictOf(ci([0.1, Infinity]), 'increase').reason).toMatch(/non-finite/);
-  });
-
-  it('an exactly zero difference in every seed is inconclusive, not reproduced', () => {
-    expect(verdictOf(ci([0, 0, 0]), 'decrease').verdict).toBe('inconclusive');
+    expect(v.reason).toMatch(/only 1 paired seed; a test needs at least 2/);
+    expect(judge([], 'increase').v.reason).toMatch(/only 0 paired seeds/);
+    expect(judge([0.1, Infinity], 'increase').v.reason).toMatch(/non-finite/);
+    expect(judge([0, 0, 0], 'decrease').v.verdict).toBe('inconclusive');
+    expect(judge([0, 0, 0], 'decrease', 0.01).v.verdict).toBe('no effect beyond the margin');
   });
 });
 

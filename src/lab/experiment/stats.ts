@@ -1,8 +1,10 @@
 /**
- * The statistics behind the report: per-arm summaries over seeds, paired differences against the
- * no-dropout arm (matched by seed, so init and data order cancel), a Student-t 95% confidence
- * interval of the mean paired difference, and the verdict rule that turns an interval into
- * 'reproduced' / 'contradicted' / 'inconclusive'. Pure functions, no dependencies, browser-safe.
+ * The statistics behind the report: per-arm summaries over seeds, paired differences (matched by
+ * seed, so init and data order cancel), Student-t confidence intervals of the mean paired
+ * difference, the paired t-test, the equivalence test against a pre-registered margin (TOST),
+ * Holm's multiplicity adjustment, the minimum detectable effect, and the verdict rule that turns
+ * the tests into 'reproduced' / 'contradicted' / 'no effect beyond the margin' / 'inconclusive'.
+ * Pure functions, no dependencies, browser-safe.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -237,36 +239,159 @@ export function minimumDetectableEffect({ sd, n, alpha = 0.05, power = 0.8 }: { 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Verdicts
+// Tests: difference (paired t), equivalence (TOST), multiplicity (Holm)
 // ---------------------------------------------------------------------------------------------
 
-export type Verdict = 'reproduced' | 'contradicted' | 'inconclusive';
+/**
+ * Two-sided p-value of the paired t-test H0: mean difference = 0 (one-sample t on the
+ * differences, n − 1 degrees of freedom). NaN with fewer than 2 values or a non-finite one. With
+ * zero spread the test is degenerate: p = 1 when every difference is 0, else 0.
+ */
+export function pairedTTestP(diffs: readonly number[]): number {
+  const n = diffs.length;
+  const m = mean(diffs);
+  const s = sampleStd(diffs);
+  if (n < 2 || !Number.isFinite(m) || !Number.isFinite(s)) return NaN;
+  if (s === 0) return m === 0 ? 1 : 0;
+  const t = m / (s / Math.sqrt(n));
+  return 2 * studentTCdf(-Math.abs(t), n - 1);
+}
 
-export interface VerdictResult {
-  verdict: Verdict;
-  /** Why, in words (used in the report when the numbers alone do not say it). */
-  reason: string;
+/** Two one-sided tests (TOST) of |mean difference| < margin. */
+export interface EquivalenceTest {
+  margin: number;
+  /** p of H0: mean ≤ −margin (small when the mean is clearly above −margin). */
+  pLower: number;
+  /** p of H0: mean ≥ +margin. */
+  pUpper: number;
+  /** max(pLower, pUpper): equivalence at level α when p < α. */
+  p: number;
+  /** The (1 − 2α) interval of the mean; p < α exactly when it lies inside (−margin, +margin). */
+  lo: number;
+  hi: number;
+  level: number;
 }
 
 /**
- * The decision rule, fixed in advance: 'reproduced' when the CI of the mean paired difference
- * lies entirely on the side the paper predicts (excludes 0 in that direction), 'contradicted'
- * when it lies entirely on the other side, 'inconclusive' when it contains 0, when fewer than 2
- * paired seeds exist (no interval), or when a value is not finite (a diverged run).
+ * TOST (Schuirmann): the mean paired difference lies within ±margin when both one-sided t-tests
+ * reject at level α, i.e. when the (1 − 2α) CI lies inside (−margin, margin). NaN p-values with
+ * fewer than 2 values or a non-finite one.
  */
-export function verdictOf(ci: Pick<MeanInterval, 'n' | 'mean' | 'lo' | 'hi' | 'level'>, expected: Direction): VerdictResult {
-  const pct = `${Math.round(ci.level * 100)}%`;
-  if (ci.n < 2) {
-    return { verdict: 'inconclusive', reason: `only ${ci.n} paired seed${ci.n === 1 ? '' : 's'}; a confidence interval needs at least 2` };
+export function equivalenceTest(diffs: readonly number[], margin: number, alpha = 0.05): EquivalenceTest {
+  if (!(margin > 0) || !Number.isFinite(margin)) throw new Error(`equivalenceTest: margin must be a finite number > 0, got ${margin}`);
+  if (!(alpha > 0 && alpha < 0.5)) throw new Error(`equivalenceTest: alpha must be in (0, 0.5), got ${alpha}`);
+  const n = diffs.length;
+  const m = mean(diffs);
+  const s = sampleStd(diffs);
+  const ci = meanConfidenceInterval(diffs, 1 - 2 * alpha);
+  const out = { margin, pLower: NaN, pUpper: NaN, p: NaN, lo: ci.lo, hi: ci.hi, level: ci.level };
+  if (n < 2 || !Number.isFinite(m) || !Number.isFinite(s)) return out;
+  if (s === 0) {
+    out.pLower = m > -margin ? 0 : 1;
+    out.pUpper = m < margin ? 0 : 1;
+  } else {
+    const se = s / Math.sqrt(n);
+    out.pLower = 1 - studentTCdf((m + margin) / se, n - 1);
+    out.pUpper = studentTCdf((m - margin) / se, n - 1);
   }
-  if (!Number.isFinite(ci.mean) || !Number.isFinite(ci.lo) || !Number.isFinite(ci.hi)) {
-    return { verdict: 'inconclusive', reason: 'a run has a non-finite value (diverged?), so there is no interval' };
+  out.p = Math.max(out.pLower, out.pUpper);
+  return out;
+}
+
+/**
+ * Holm's step-down adjustment of k p-values (same order as given): sort ascending, multiply the
+ * i-th smallest (1-based) by k − i + 1, cap at 1 and keep the running maximum so the order is
+ * preserved. Rejecting where adjusted p < α controls the family-wise error rate at α. A NaN
+ * (a comparison without a test) still counts in k, so it cannot make the others easier to
+ * reject; its adjusted value is NaN.
+ */
+export function holm(ps: readonly number[]): number[] {
+  const k = ps.length;
+  const order = ps
+    .map((p, i) => ({ p, i }))
+    .filter((x) => !Number.isNaN(x.p))
+    .sort((a, b) => a.p - b.p);
+  for (const { p } of order) if (!(p >= 0 && p <= 1)) throw new Error(`holm: p-values must be in [0, 1] (or NaN), got ${p}`);
+  const out = new Array<number>(k).fill(NaN);
+  let running = 0;
+  order.forEach(({ p, i }, rank) => {
+    running = Math.max(running, Math.min(1, (k - rank) * p));
+    out[i] = running;
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts
+// ---------------------------------------------------------------------------------------------
+
+export type Verdict = 'reproduced' | 'contradicted' | 'no effect beyond the margin' | 'inconclusive';
+
+export interface VerdictResult {
+  verdict: Verdict;
+  /** Why, in a short plain sentence (no markup). */
+  reason: string;
+  /**
+   * 'reproduced' / 'contradicted' whose (1 − 2α) interval also lies inside ±margin: a real effect,
+   * but smaller than the pre-registered margin.
+   */
+  smallerThanMargin?: boolean;
+}
+
+export interface VerdictInput {
+  /** Paired seeds. */
+  n: number;
+  /** Mean paired difference (arm − comparator). */
+  mean: number;
+  /** p of the difference test (two-sided; Holm-adjusted where a family is judged). */
+  pDifference: number;
+  /** p of the equivalence test (TOST; adjusted likewise); absent when no margin was set. */
+  pEquivalence?: number;
+}
+
+/**
+ * The decision rule, fixed in advance. With `expected` the side of 0 the paper predicts:
+ * - 'reproduced': the difference test rejects (p < α) and the mean lies on the predicted side;
+ *   with an unadjusted p this is exactly "the (1 − α) CI lies entirely on the predicted side";
+ * - 'contradicted': it rejects with the mean on the other side;
+ * - 'no effect beyond the margin': it does not reject, and the equivalence test (TOST) does;
+ * - 'inconclusive': neither (or fewer than 2 paired seeds, or a non-finite value).
+ */
+export function decideVerdict(t: VerdictInput, expected: Direction, alpha = 0.05): VerdictResult {
+  if (t.n < 2) return { verdict: 'inconclusive', reason: `only ${t.n} paired seed${t.n === 1 ? '' : 's'}; a test needs at least 2` };
+  if (!Number.isFinite(t.mean) || Number.isNaN(t.pDifference)) {
+    return { verdict: 'inconclusive', reason: 'a run has a non-finite value (diverged?), so there is no test' };
   }
-  const predictedSideLo = expected === 'increase' ? ci.lo > 0 : ci.hi < 0;
-  const oppositeSide = expected === 'increase' ? ci.hi < 0 : ci.lo > 0;
-  if (predictedSideLo) return { verdict: 'reproduced', reason: `the ${pct} CI excludes 0 in the predicted direction (${expected})` };
-  if (oppositeSide) return { verdict: 'contradicted', reason: `the ${pct} CI excludes 0 in the opposite direction (predicted: ${expected})` };
-  return { verdict: 'inconclusive', reason: `the ${pct} CI contains 0` };
+  const eq = t.pEquivalence !== undefined && t.pEquivalence < alpha;
+  if (t.pDifference < alpha) {
+    const onSide = expected === 'increase' ? t.mean > 0 : t.mean < 0;
+    const small = eq ? { smallerThanMargin: true } : {};
+    return onSide
+      ? { verdict: 'reproduced', reason: `the difference is significant (p < ${alpha}) in the predicted direction (${expected})`, ...small }
+      : { verdict: 'contradicted', reason: `the difference is significant (p < ${alpha}) in the opposite direction (predicted: ${expected})`, ...small };
+  }
+  if (eq) return { verdict: 'no effect beyond the margin', reason: `both one-sided tests put the difference inside the margin (p < ${alpha})` };
+  if (t.pEquivalence === undefined) return { verdict: 'inconclusive', reason: 'no significant difference, and no margin was set to test equivalence' };
+  return { verdict: 'inconclusive', reason: 'no significant difference, and the difference is not shown to lie inside the margin' };
+}
+
+/** A paired comparison with its tests: what one row of the report's tables shows. */
+export interface PairedTest extends PairedComparison {
+  alpha: number;
+  /** Two-sided paired t-test p (raw). */
+  pDifference: number;
+  /** TOST against the margin, when one is set. */
+  equivalence?: EquivalenceTest;
+}
+
+/** comparePaired plus the difference test and, with a margin, the equivalence test, at level alpha. */
+export function pairedTest(arm: SeedValues, baseline: SeedValues, direction: Direction, options: { alpha?: number; margin?: number } = {}): PairedTest {
+  const alpha = options.alpha ?? 0.05;
+  const cmp = comparePaired(arm, baseline, direction, 1 - alpha);
+  const xs = cmp.diffs.map((d) => d.diff);
+  const out: PairedTest = { ...cmp, alpha, pDifference: pairedTTestP(xs) };
+  if (options.margin !== undefined) out.equivalence = equivalenceTest(xs, options.margin, alpha);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
