@@ -92,13 +92,21 @@ fn erf_approx(v: vec4f) -> vec4f {
   return select(r, -r, v < vec4f(0.0));
 }
 
+// NaN in, NaN out on every adapter, as the elementwise ops (unary.wgsl): WGSL leaves max / clamp /
+// exp of NaN to the implementation, so a NaN pre-activation is passed through by its bits, after
+// the same arithmetic as before for every other value. relu's derivative at NaN is 1 (PyTorch lets
+// dy through there); gelu's is NaN.
+fn is_nan4(v: vec4f) -> vec4<bool> {
+  return (bitcast<vec4u>(v) & vec4u(0x7fffffffu)) > vec4u(0x7f800000u);
+}
+
 fn activate(z: vec4f) -> vec4f {
 #if ${ACT_RELU}
-  return max(z, vec4f(0.0));
+  return select(max(z, vec4f(0.0)), z, is_nan4(z));
 #elif ${ACT_GELU}
-  return 0.5 * z * (1.0 + erf_approx(z * INV_SQRT_2));
+  return select(0.5 * z * (1.0 + erf_approx(z * INV_SQRT_2)), z, is_nan4(z));
 #elif ${ACT_GELU_TANH}
-  return 0.5 * z * (1.0 + safe_tanh(SQRT_2_OVER_PI * (z + GELU_C * z * z * z)));
+  return select(0.5 * z * (1.0 + safe_tanh(SQRT_2_OVER_PI * (z + GELU_C * z * z * z))), z, is_nan4(z));
 #else
   return z;
 #endif
@@ -106,12 +114,12 @@ fn activate(z: vec4f) -> vec4f {
 
 fn activation_derivative(s: vec4f) -> vec4f {
 #if ${ACT_RELU}
-  return select(vec4f(0.0), vec4f(1.0), s > vec4f(0.0));
+  return select(select(vec4f(0.0), vec4f(1.0), s > vec4f(0.0)), vec4f(1.0), is_nan4(s));
 #elif ${ACT_GELU}
-  return 0.5 * (1.0 + erf_approx(s * INV_SQRT_2)) + s * INV_SQRT_2PI * exp(-0.5 * s * s);
+  return select(0.5 * (1.0 + erf_approx(s * INV_SQRT_2)) + s * INV_SQRT_2PI * exp(-0.5 * s * s), s, is_nan4(s));
 #elif ${ACT_GELU_TANH}
   let t = safe_tanh(SQRT_2_OVER_PI * (s + GELU_C * s * s * s));
-  return 0.5 * (1.0 + t) + 0.5 * s * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * s * s);
+  return select(0.5 * (1.0 + t) + 0.5 * s * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * s * s), s, is_nan4(s));
 #else
   return vec4f(1.0);
 #endif

@@ -19,6 +19,11 @@
 // backward: softmax      dx = y * (dy - sum_k dy_k * y_k)
 //           log_softmax  dx = dy - exp(y) * sum_k dy_k
 //           (y is the saved forward output).
+//
+// NaN: a row holding a NaN is NaN throughout, as in PyTorch, on every adapter. WGSL leaves max and
+// exp of NaN to the implementation (SwiftShader's max drops it, its exp(NaN) is inf), so the
+// forward pass notes a NaN by its bits while it finds the max and writes NaN over the whole row;
+// backward passes a NaN of y on. Rows without NaN take exactly the same arithmetic as before.
 
 struct Params {
   rows: u32,
@@ -33,6 +38,15 @@ const WG = ${WG}u;
 const LOWEST = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
+
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// NaN built from a runtime value: a constant NaN is a WGSL compile error.
+fn nan_f32() -> f32 {
+  return bitcast<f32>(0x7fc00000u | (params.rows & 0u));
+}
 #if ${BACKWARD}
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
@@ -70,28 +84,34 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   for (var k = 0u; k < len; k++) {
     let j = base + k * stride;
+    let yj = y[j];
 #if ${LOG}
-    dx[j] = dy[j] - exp(y[j]) * total;
+    dx[j] = select(dy[j] - exp(yj) * total, yj, is_nan(yj));
 #else
-    dx[j] = y[j] * (dy[j] - total);
+    dx[j] = select(yj * (dy[j] - total), yj, is_nan(yj));
 #endif
   }
 #else
   var row_max = LOWEST;
-  for (var k = 0u; k < len; k++) { row_max = max(row_max, x[base + k * stride]); }
+  var row_nan = false;
+  for (var k = 0u; k < len; k++) {
+    let v = x[base + k * stride];
+    row_max = max(row_max, v);
+    row_nan = row_nan || is_nan(v);
+  }
   var row_sum = 0.0;
   for (var k = 0u; k < len; k++) { row_sum += exp(x[base + k * stride] - row_max); }
 #if ${LOG}
   let shift = row_max + log(row_sum);
   for (var k = 0u; k < len; k++) {
     let j = base + k * stride;
-    y[j] = x[j] - shift;
+    y[j] = select(x[j] - shift, nan_f32(), row_nan);
   }
 #else
   let inv = 1.0 / row_sum;
   for (var k = 0u; k < len; k++) {
     let j = base + k * stride;
-    y[j] = exp(x[j] - row_max) * inv;
+    y[j] = select(exp(x[j] - row_max) * inv, nan_f32(), row_nan);
   }
 #endif
 #endif
@@ -130,15 +150,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
   for (var k = lid; k < params.len; k += WG) {
     let j = base + k * stride;
+    let yj = y[j];
 #if ${LOG}
-    dx[j] = dy[j] - exp(y[j]) * total;
+    dx[j] = select(dy[j] - exp(yj) * total, yj, is_nan(yj));
 #else
-    dx[j] = y[j] * (dy[j] - total);
+    dx[j] = select(yj * (dy[j] - total), yj, is_nan(yj));
 #endif
   }
 }
 
 #else
+
+var<workgroup> red_nan: array<u32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -147,11 +170,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let base = row_base(row);
   let stride = params.inner;
 
-  // Per-thread running max m and sum s of exp(x - m).
+  // Per-thread running max m and sum s of exp(x - m), and whether a NaN was seen.
   var m = LOWEST;
   var s = 0.0;
+  var seen_nan = 0u;
   for (var k = lid; k < params.len; k += WG) {
     let v = x[base + k * stride];
+    seen_nan |= u32(is_nan(v));
     if (v > m) {
       s = s * exp(m - v) + 1.0;
       m = v;
@@ -161,6 +186,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   red_a[lid] = m;
   red_b[lid] = s;
+  red_nan[lid] = seen_nan;
   workgroupBarrier();
   for (var h = WG / 2u; h > 0u; h = h / 2u) {
     if (lid < h) {
@@ -169,23 +195,25 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let mm = max(m1, m2);
       red_b[lid] = red_b[lid] * exp(m1 - mm) + red_b[lid + h] * exp(m2 - mm);
       red_a[lid] = mm;
+      red_nan[lid] |= red_nan[lid + h];
     }
     workgroupBarrier();
   }
   let row_max = red_a[0];
   let row_sum = red_b[0];
+  let row_nan = red_nan[0] != 0u;
 
 #if ${LOG}
   let shift = row_max + log(row_sum);
   for (var k = lid; k < params.len; k += WG) {
     let j = base + k * stride;
-    y[j] = x[j] - shift;
+    y[j] = select(x[j] - shift, nan_f32(), row_nan);
   }
 #else
   let inv = 1.0 / row_sum;
   for (var k = lid; k < params.len; k += WG) {
     let j = base + k * stride;
-    y[j] = exp(x[j] - row_max) * inv;
+    y[j] = select(exp(x[j] - row_max) * inv, nan_f32(), row_nan);
   }
 #endif
 }

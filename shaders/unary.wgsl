@@ -2,6 +2,13 @@
 // The op is chosen at pipeline-compile time by exactly one OP_* define being true.
 // backward: dx = dy * f'(s), where s is the op's saved tensor: the input x for most ops,
 // the output y for exp / sqrt / tanh / sigmoid (cheaper and exactly what PyTorch saves).
+//
+// NaN in, NaN out, as PyTorch, on every adapter. WGSL leaves NaN to the implementation in max,
+// clamp, exp and friends (SwiftShader gives relu 0, sigmoid 0 and tanh -1 for NaN), so a NaN
+// input is passed through explicitly, found by its bits (a v != v test may be optimised away).
+// Finite inputs take exactly the same arithmetic as before: only the select is added. Where
+// PyTorch's result does not depend on a NaN, neither does ours: pow(NaN, 0) = 1; the gradients of
+// neg and affine ignore x; relu's lets dy through at a NaN input (torch's threshold_backward).
 
 struct Params {
   n: u32,
@@ -24,6 +31,32 @@ const SQRT_2_OVER_PI = 0.7978845608028654;
 const GELU_C = 0.044715;
 const INV_SQRT_2 = 0.7071067811865476;
 const INV_SQRT_2PI = 0.3989422804014327;
+
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// Whether a NaN input makes the forward result NaN (PyTorch: pow(NaN, 0) = 1).
+fn forward_keeps_nan() -> bool {
+#if ${OP_POW}
+  return params.alpha != 0.0;
+#else
+  return true;
+#endif
+}
+
+// Whether a NaN in the saved tensor makes the gradient NaN (see the header).
+fn backward_keeps_nan() -> bool {
+#if ${OP_NEG}
+  return false;
+#elif ${OP_AFFINE}
+  return false;
+#elif ${OP_RELU}
+  return false;
+#else
+  return true;
+#endif
+}
 
 // tanh that never overflows: |x| > 15 already rounds to +-1 in f32.
 fn safe_tanh(v: f32) -> f32 {
@@ -92,7 +125,7 @@ fn derivative(sv: f32) -> f32 {
 #elif ${OP_POW}
   return params.alpha * spow(sv, params.alpha - 1.0);
 #elif ${OP_RELU}
-  return select(0.0, 1.0, sv > 0.0);
+  return select(select(0.0, 1.0, sv > 0.0), 1.0, is_nan(sv));
 #elif ${OP_GELU_TANH}
   let inner = SQRT_2_OVER_PI * (sv + GELU_C * sv * sv * sv);
   let t = safe_tanh(inner);
@@ -113,8 +146,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
 #if ${BACKWARD}
-  y[i] = x[i] * derivative(s[i]);
+  let g = x[i];
+  let sv = s[i];
+  let dx = g * derivative(sv);
+  y[i] = select(select(dx, sv, backward_keeps_nan() && is_nan(sv)), g, is_nan(g));
 #else
-  y[i] = forward_op(x[i]);
+  let v = x[i];
+  y[i] = select(forward_op(v), v, forward_keeps_nan() && is_nan(v));
 #endif
 }

@@ -6,7 +6,7 @@
  *   loss.backward();
  *   const g = await w.grad!.toArray();
  */
-export { init, shutdown, flush, memoryStats, adapterReport, isInitialized, engine } from './runtime/engine.js';
+export { init, shutdown, flush, memoryStats, adapterReport, isInitialized, engine, setCheckedMode, checkedMode } from './runtime/engine.js';
 export type { InitOptions, AdapterReport } from './runtime/device.js';
 export { WebGPUUnavailableError } from './runtime/device.js';
 export type { MemoryStats } from './runtime/pool.js';

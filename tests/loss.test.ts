@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { crossEntropy, liveTensorCount, tensor, tidy, type CrossEntropyOptions } from '../src/index.js';
+import { crossEntropy, liveTensorCount, setCheckedMode, tensor, tidy, type CrossEntropyOptions } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
 import { expectClose, f32, numericGrad, randomArray, randomInts, weightedSum } from './helpers/check.js';
 import { forceRowPath, shortRowMaxLen, type RowPath } from '../src/nn/functional/rows.js';
@@ -81,7 +81,17 @@ describe('crossEntropy forward', () => {
     }
   });
 
-  test('labels outside [0, C) give NaN for their rows (documented: no host-side check)', async () => {
+  // Checked mode (the default) turns them into an error: tests/reliability.test.ts.
+  test('labels outside [0, C) give NaN for their rows without checked mode', async () => {
+    setCheckedMode(false);
+    try {
+      await labelsOutOfRange();
+    } finally {
+      setCheckedMode(true);
+    }
+  });
+
+  async function labelsOutOfRange() {
     const [n, c] = [4, 5];
     const logits = f32(randomArray(n * c, 11));
     const labels = Int32Array.of(0, 5, -1, 4);
@@ -99,7 +109,7 @@ describe('crossEntropy forward', () => {
     const big = crossEntropy(tensor(logits, [n, c]), tensor(Uint32Array.of(0, 2 ** 31 + 1, 2 ** 32 - 1, 1)), { reduction: 'none' });
     const b = await big.toArray();
     expect([0, 1, 2, 3].map((r) => Number.isNaN(b[r]))).toEqual([false, true, true, false]);
-  });
+  }
 });
 
 describe('crossEntropy backward', () => {
@@ -191,7 +201,9 @@ describe('crossEntropy short and long row paths', () => {
     const [n, c] = [4, 17];
     const logits = f32(randomArray(n * c, 720, -30, 30).map((v, i) => (i < 2 * c ? 1000 : -1000) + v));
     const labels = Int32Array.of(3, 17, -1, 0);
-    const got = await onPath(path, async () => crossEntropy(tensor(logits, [n, c]), tensor(labels), { labelSmoothing: 0.1, reduction: 'none' }).toArray());
+    setCheckedMode(false); // else the labels are an error (tests/reliability.test.ts)
+    const got = await onPath(path, async () => crossEntropy(tensor(logits, [n, c]), tensor(labels), { labelSmoothing: 0.1, reduction: 'none' }).toArray())
+      .finally(() => setCheckedMode(true));
     expect([0, 1, 2, 3].map((r) => Number.isNaN(got[r]))).toEqual([false, true, true, false]);
     const ref = refRowLosses(logits, labels, n, c, 0.1);
     expectClose([got[0], got[3]], [ref[0], ref[3]]);

@@ -10,12 +10,55 @@
  * slot of a CPU-side staging array; at flush the whole array is written with one
  * `queue.writeBuffer` just before `queue.submit`. Queue operations run in order, so the single
  * uniform buffer can be rewritten for the next batch once this one is submitted.
+ *
+ * Checked mode (on unless `setCheckedMode(false)` or WGTRAIN_CHECKS=off). Some kernels validate
+ * data only the GPU sees, such as class labels: they record the first violation in a small
+ * check buffer (`checkBuffer()`), and the next readback copies it back with the data and throws
+ * an error naming the op, the value and where it was found, much as PyTorch's CUDA kernels report
+ * device-side asserts at the next synchronisation. Without checked mode such a value gives NaN.
+ *
+ * Allocation failures: see pool.ts. A buffer the device could not allocate (out of memory) is
+ * reported at the engine's next call with what it was for.
  */
 import { acquireDevice, type AdapterReport, type DeviceContext, type InitOptions } from './device.js';
 import { BufferPool, READBACK_USAGE, STORAGE_USAGE, type MemoryStats } from './pool.js';
 import { PipelineCache, type Defines, type Kernel } from './kernel.js';
 
 const UNIFORM_SLOT = 256;
+/** The check buffer: [code, a, b, c] u32 words of the first violation (code 0: none). */
+const CHECK_WORDS = 4;
+const CHECK_BYTES = CHECK_WORDS * 4;
+/** Codes kernels write into the check buffer (the WGSL side uses the same numbers). */
+export const CHECK_CODES = { crossEntropyLabel: 1 } as const;
+
+let checkedDefault = (() => {
+  const env = typeof process !== 'undefined' ? process.env?.WGTRAIN_CHECKS : undefined;
+  return !(env && /^(0|off|false|no)$/i.test(env));
+})();
+
+/** Turns the device-side data checks on or off (default on; see the module comment). */
+export function setCheckedMode(on: boolean): void {
+  if (typeof on !== 'boolean') throw new Error(`setCheckedMode: expected true or false, got ${String(on)}`);
+  checkedDefault = on;
+}
+
+/** Whether kernels check the data they read (class labels) and readbacks report violations. */
+export function checkedMode(): boolean {
+  return checkedDefault;
+}
+
+/** The error a check buffer's words describe. */
+function checkError(words: Uint32Array): Error {
+  const [code, a, b, c] = words;
+  if (code === CHECK_CODES.crossEntropyLabel) {
+    const label = b | 0;
+    return new Error(
+      `crossEntropy: label ${label} at row ${a} is out of range for ${c} classes (class indices must be in 0..${c - 1}). ` +
+        'Found on the GPU by checked mode and reported at this readback; setCheckedMode(false) skips the check (the row\'s loss is then NaN).',
+    );
+  }
+  return new Error(`wgtrain internal: unknown device-side check code ${code}`);
+}
 const UNIFORM_SLOTS = 1024;
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
 
@@ -41,6 +84,9 @@ export class Engine {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
+  private checks: GPUBuffer;
+  /** A dispatch since the last readback bound the check buffer. */
+  private checksPending = false;
   /** Counters for tests and benchmarks: how often we actually submit. */
   submits = 0;
   dispatches = 0;
@@ -48,9 +94,20 @@ export class Engine {
   constructor(readonly ctx: DeviceContext) {
     this.device = ctx.device;
     this.storage = new BufferPool(this.device, STORAGE_USAGE, 'wgtrain');
-    this.readbackPool = new BufferPool(this.device, READBACK_USAGE, 'wgtrain-readback');
+    this.readbackPool = new BufferPool(this.device, READBACK_USAGE, 'wgtrain-readback', false);
     this.pipelines = new PipelineCache(this.device);
     this.uniformBuffer = this.device.createBuffer({ size: UNIFORM_SLOT * UNIFORM_SLOTS, usage: UNIFORM_USAGE, label: 'wgtrain-uniforms' });
+    // Zero-initialised, as every WebGPU buffer.
+    this.checks = this.device.createBuffer({ size: CHECK_BYTES, usage: STORAGE_USAGE, label: 'wgtrain-checks' });
+  }
+
+  /**
+   * The check buffer, for a kernel that validates its data (bind it as `array<atomic<u32>, 4>`);
+   * the next readback reports what it recorded.
+   */
+  checkBuffer(): GPUBuffer {
+    this.checksPending = true;
+    return this.checks;
   }
 
   get report(): AdapterReport {
@@ -61,9 +118,25 @@ export class Engine {
     return this.device.features.has(f);
   }
 
-  /** Throws if the device is gone; called by every entry point so loss never turns into a hang. */
+  /**
+   * Throws if the device is gone, or if an allocation failed (out of memory) since the last call;
+   * called by every entry point so loss never turns into a hang.
+   */
   checkAlive(): void {
     if (this.ctx.lost) throw this.ctx.lost;
+    const failed = this.storage.takeFailure() ?? this.readbackPool.takeFailure();
+    if (failed) {
+      // The recorded batch may use the invalid buffer, and WebGPU would refuse all of it at submit
+      // with validation errors about this one: it is dropped, and the message says so.
+      const dropped = this.pendingDispatches > 0 || this.encoder !== null;
+      this.pass = null;
+      this.encoder = null;
+      this.uniformSlots = 0;
+      this.pendingDispatches = 0;
+      this.ctx.uncaptured = null;
+      if (dropped) failed.message += ' The GPU work recorded since the last submission was discarded (tensors it was computing hold undefined values).';
+      throw failed;
+    }
   }
 
   private ensurePass(): GPUComputePassEncoder {
@@ -151,19 +224,32 @@ export class Engine {
   async read(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     this.checkAlive();
     const padded = Math.ceil(Math.max(bytes, 4) / 4) * 4;
-    const staging = this.readbackPool.acquire(padded);
-    this.ensureEncoderOutsidePass().copyBufferToBuffer(src, srcOffset, staging, 0, padded);
+    // The check buffer rides along with the data (one map for both) when a checking kernel ran.
+    const withChecks = this.checksPending;
+    const total = padded + (withChecks ? CHECK_BYTES : 0);
+    const staging = this.readbackPool.acquire(total, 'a readback buffer');
+    const encoder = this.ensureEncoderOutsidePass();
+    encoder.copyBufferToBuffer(src, srcOffset, staging, 0, padded);
+    if (withChecks) encoder.copyBufferToBuffer(this.checks, 0, staging, padded, CHECK_BYTES);
+    this.checksPending = false;
     this.flush();
     try {
-      await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, padded);
+      await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, total);
     } catch (e) {
       this.checkAlive();
       throw new Error(`Reading a tensor back from the GPU failed: ${(e as Error).message}`);
     }
-    const out = staging.getMappedRange(0, padded).slice(0, bytes);
+    const mapped = staging.getMappedRange(0, total);
+    const out = mapped.slice(0, bytes);
+    const words = withChecks ? new Uint32Array(mapped.slice(padded, total)) : null;
     staging.unmap();
     this.readbackPool.release(staging);
+    this.checkAlive();
     this.throwUncaptured();
+    if (words && words[0] !== 0) {
+      this.write(this.checks, new Uint32Array(CHECK_WORDS)); // reported once
+      throw checkError(words);
+    }
     return out;
   }
 
@@ -186,6 +272,7 @@ export class Engine {
     this.encoder = null;
     this.storage.trim();
     this.readbackPool.trim();
+    this.checks.destroy();
     this.device.destroy();
   }
 }

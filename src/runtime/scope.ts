@@ -35,7 +35,8 @@ function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
 
 /**
  * Runs `fn` and disposes the tensors it created, except those in its result (a tensor, or arrays,
- * plain objects and Maps holding tensors). `fn` must be synchronous: tensors created after an
+ * plain objects and Maps holding tensors). If `fn` throws, every tensor it created is disposed and
+ * the error is rethrown. `fn` must be synchronous: tensors created after an
  * `await` would land in whatever scope is open then.
  */
 export function tidy<T>(fn: () => T): T {
@@ -44,14 +45,26 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
+    // Nothing is returned, so nothing made here can be reachable through the result: dispose all of
+    // it (as TensorFlow.js does), then let the error go on. Nested scopes each dispose their own.
     stack.pop();
+    disposeAll(scope, new Set());
+    throw e;
   }
+  stack.pop();
   if (result instanceof Promise) {
+    disposeAll(scope, new Set());
     throw new Error('tidy() needs a synchronous function: tensors created after an await would escape the scope. Await outside tidy, or dispose() by hand.');
   }
   const keepers = new Set<Disposable>();
   collect(result, keepers);
+  disposeAll(scope, keepers);
+  return result;
+}
+
+/** Disposes the scope's tensors except `keepers`, which move to the enclosing scope. */
+function disposeAll(scope: Set<Disposable>, keepers: Set<Disposable>): void {
   for (const t of scope) {
     if (keepers.has(t)) {
       track(t); // hand it to the enclosing scope
@@ -59,7 +72,6 @@ export function tidy<T>(fn: () => T): T {
       t.dispose();
     }
   }
-  return result;
 }
 
 /** Marks a tensor so that no tidy() scope disposes it; the caller owns it. */

@@ -43,6 +43,37 @@ export function checkShape(shape: Shape, what = 'shape'): void {
   }
 }
 
+export const DTYPES: readonly DType[] = ['f32', 'i32', 'u32'];
+
+/** Names users coming from PyTorch / NumPy / TF.js may try, and what to use instead. */
+const DTYPE_HINTS: Record<string, string> = {
+  float32: "use 'f32'", float: "use 'f32'", int32: "use 'i32'", int: "use 'i32'", uint32: "use 'u32'",
+  f64: "there are no 64-bit tensors; use 'f32'", float64: "there are no 64-bit tensors; use 'f32'", double: "there are no 64-bit tensors; use 'f32'",
+  f16: "tensors are stored as f32 (setFloat32MatmulPrecision('medium') gives f16 matmul operands)", float16: "tensors are stored as f32 (setFloat32MatmulPrecision('medium') gives f16 matmul operands)",
+  i64: "there are no 64-bit tensors; use 'i32'", int64: "there are no 64-bit tensors; use 'i32'", bool: "use 'u32' (0 or 1)",
+};
+
+/** Throws naming the value when `dtype` is not one of the engine's dtypes ('f32', 'i32', 'u32'). */
+export function checkDtype(op: string, dtype: unknown): asserts dtype is DType {
+  if ((DTYPES as readonly unknown[]).includes(dtype)) return;
+  const hint = typeof dtype === 'string' ? DTYPE_HINTS[dtype.toLowerCase()] : undefined;
+  throw new Error(`${op}: unknown dtype ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)} (expected 'f32', 'i32' or 'u32'${hint ? `; ${hint}` : ''})`);
+}
+
+const INT_RANGE = { i32: [-(2 ** 31), 2 ** 31 - 1], u32: [0, 2 ** 32 - 1] } as const;
+
+/**
+ * Throws unless `value` is an integer that `dtype` ('i32' or 'u32') holds exactly: typed-array
+ * conversion would wrap it silently (3e9 as i32 is -1294967296). `at` says where it was found.
+ */
+export function checkIntegerValue(op: string, dtype: 'i32' | 'u32', value: number, at = ''): void {
+  const [lo, hi] = INT_RANGE[dtype];
+  if (Number.isInteger(value) && value >= lo && value <= hi) return;
+  const where = at ? ` ${at}` : '';
+  if (!Number.isInteger(value)) throw new Error(`${op}: ${dtype} data must be integers, found ${value}${where}`);
+  throw new Error(`${op}: ${value}${where} is out of range for ${dtype} (${lo}..${hi})`);
+}
+
 let nextId = 1;
 let liveTensors = 0;
 
@@ -73,12 +104,17 @@ export class Tensor implements Disposable {
     track(this);
   }
 
-  /** A new tensor with fresh (uninitialised) storage; kernels write it. */
-  static empty(shape: Shape, dtype: DType = 'f32'): Tensor {
+  /**
+   * A new tensor with fresh (uninitialised) storage; kernels write it. `op` names the caller in the
+   * errors (a shape over the device's buffer limits is refused here, naming the shape and the limit).
+   */
+  static empty(shape: Shape, dtype: DType = 'f32', op?: string): Tensor {
     checkShape(shape);
+    checkDtype(op ?? 'Tensor.empty', dtype);
     const bytes = Math.max(shapeSize(shape), 1) * BYTES_PER_ELEMENT;
     const pool = engine().storage;
-    return new Tensor(new Storage(pool.acquire(bytes), bytes, pool), shape, dtype);
+    const what = () => `${op ? `${op}: ` : ''}a tensor of shape [${shape}] (${dtype})`;
+    return new Tensor(new Storage(pool.acquire(bytes, what), bytes, pool), shape, dtype);
   }
 
   get rank(): number {

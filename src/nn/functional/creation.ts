@@ -5,7 +5,7 @@
 import fillSrc from '../../../shaders/fill.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
-import { checkShape, shapeSize, Tensor, type DType, type Shape } from '../../runtime/tensor.js';
+import { checkDtype, checkIntegerValue, checkShape, shapeSize, Tensor, type DType, type Shape } from '../../runtime/tensor.js';
 import { grid1d, Params } from './util.js';
 
 const FILL = defineKernel('fill', fillSrc);
@@ -43,6 +43,7 @@ function inferDtype(data: unknown): DType {
  */
 export function tensor(data: HostData | ArrayBufferView, shape?: Shape, options: CreateOptions = {}): Tensor {
   const dtype = options.dtype ?? inferDtype(data);
+  checkDtype('tensor', dtype);
   let flat: ArrayLike<number>;
   let inferred: number[];
   if (ArrayBuffer.isView(data)) {
@@ -59,23 +60,24 @@ export function tensor(data: HostData | ArrayBufferView, shape?: Shape, options:
   if (shapeSize(finalShape) !== flat.length) {
     throw new Error(`tensor: ${flat.length} values do not fill shape [${finalShape}] (${shapeSize(finalShape)} elements)`);
   }
+  // Integer data is checked before the conversion, which would wrap out-of-range values silently
+  // (3e9 as i32 is -1294967296). Arrays of the target type hold only valid values already.
+  const exact = dtype === 'f32' || (dtype === 'i32' ? flat instanceof Int32Array : flat instanceof Uint32Array || flat instanceof Uint8Array || flat instanceof Uint16Array);
+  if (!exact) {
+    for (let i = 0; i < flat.length; i++) checkIntegerValue('tensor', dtype, flat[i], `at index ${i}`);
+  }
   const host =
     dtype === 'f32' ? (flat instanceof Float32Array ? flat : Float32Array.from(flat))
     : dtype === 'i32' ? (flat instanceof Int32Array ? flat : Int32Array.from(flat))
     : flat instanceof Uint32Array ? flat : Uint32Array.from(flat);
-  if (dtype !== 'f32') {
-    for (let i = 0; i < flat.length; i++) {
-      if (!Number.isInteger(flat[i])) throw new Error(`tensor: ${dtype} data must be integers, found ${flat[i]} at index ${i}`);
-    }
-  }
-  const t = Tensor.empty(finalShape, dtype);
+  const t = Tensor.empty(finalShape, dtype, 'tensor');
   if (host.length > 0) engine().write(t.buffer('tensor'), host);
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
 }
 
-function fillBits(shape: Shape, bits: number, dtype: DType, arange = false): Tensor {
-  const t = Tensor.empty(shape, dtype);
+function fillBits(op: string, shape: Shape, bits: number, dtype: DType, arange = false): Tensor {
+  const t = Tensor.empty(shape, dtype, op);
   engine().dispatch({
     kernel: FILL,
     defines: { ARANGE: arange },
@@ -90,23 +92,30 @@ const f32Bits = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0];
 
 /** A tensor filled with `value` on the GPU (no upload). */
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
-  checkShape(shape);
+  return fill('full', shape, value, options);
+}
+
+/** full() under the name of the function the user called (for the errors). */
+function fill(op: string, shape: Shape, value: number, options: CreateOptions): Tensor {
+  checkShape(shape, `${op}: shape`);
   const dtype = options.dtype ?? 'f32';
-  if (dtype !== 'f32' && !Number.isInteger(value)) throw new Error(`full: ${dtype} fill value must be an integer, got ${value}`);
-  const t = fillBits(shape, dtype === 'f32' ? f32Bits(value) : value >>> 0, dtype);
+  checkDtype(op, dtype);
+  if (typeof value !== 'number') throw new Error(`${op}: the fill value must be a number, got ${typeof value}`);
+  if (dtype !== 'f32') checkIntegerValue(op, dtype, value, '(the fill value)');
+  const t = fillBits(op, shape, dtype === 'f32' ? f32Bits(value) : value >>> 0, dtype);
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
 }
 
-export const zeros = (shape: Shape, options: CreateOptions = {}) => full(shape, 0, options);
-export const ones = (shape: Shape, options: CreateOptions = {}) => full(shape, 1, options);
+export const zeros = (shape: Shape, options: CreateOptions = {}) => fill('zeros', shape, 0, options);
+export const ones = (shape: Shape, options: CreateOptions = {}) => fill('ones', shape, 1, options);
 export const zerosLike = (t: Tensor) => full(t.shape, 0, { dtype: t.dtype });
 export const onesLike = (t: Tensor) => full(t.shape, 1, { dtype: t.dtype });
 
 /** 0, 1, ..., n-1 as i32 (index lists for gather, labels in tests). */
 export function arange(n: number): Tensor {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`arange: n must be a non-negative integer, got ${n}`);
-  return fillBits([n], 0, 'i32', true);
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31) throw new Error(`arange: n must be an integer in 0..2^31 (the values are i32), got ${n}`);
+  return fillBits('arange', [n], 0, 'i32', true);
 }
 
 // ---- seeded host-side random numbers (initialisation only; dropout draws on the GPU) ----
@@ -156,8 +165,14 @@ export interface RandomOptions extends CreateOptions {
 
 let autoSeed = 0x5eed;
 
-function seededHost(shape: Shape, options: RandomOptions, draw: (r: Rng) => number): Tensor {
-  checkShape(shape);
+function seededHost(op: string, shape: Shape, options: RandomOptions, draw: (r: Rng) => number): Tensor {
+  checkShape(shape, `${op}: shape`);
+  if (options.dtype !== undefined && options.dtype !== 'f32') {
+    checkDtype(op, options.dtype);
+    throw new Error(`${op}: random tensors are f32, got dtype '${options.dtype}'`);
+  }
+  // The device's limit first: the host array would be drawn (and could exhaust memory) for nothing.
+  engine().storage.checkFits(shapeSize(shape) * 4, () => `${op}: a tensor of shape [${shape}] (f32)`);
   const rng = new Rng(options.seed ?? autoSeed++);
   const data = new Float32Array(shapeSize(shape));
   for (let i = 0; i < data.length; i++) data[i] = draw(rng);
@@ -168,10 +183,10 @@ function seededHost(shape: Shape, options: RandomOptions, draw: (r: Rng) => numb
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
   const mean = options.mean ?? 0;
   const std = options.std ?? 1;
-  return seededHost(shape, options, (r) => mean + std * r.normal());
+  return seededHost('randn', shape, options, (r) => mean + std * r.normal());
 }
 
 /** Uniform samples in [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
-  return seededHost(shape, options, (r) => r.uniform());
+  return seededHost('rand', shape, options, (r) => r.uniform());
 }

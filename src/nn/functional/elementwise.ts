@@ -27,7 +27,7 @@ function unaryDefines(op: UnaryOp, backward: boolean) {
 }
 
 function runUnary(op: UnaryOp, x: Tensor, alpha: number, beta: number, saved?: Tensor): Tensor {
-  const out = Tensor.empty(x.shape);
+  const out = Tensor.empty(x.shape, 'f32', op);
   const buffers = [x.buffer(op), out.buffer(op)];
   if (saved) buffers.push(saved.buffer(op));
   engine().dispatch({
@@ -82,7 +82,7 @@ export function affine(x: Tensor, scale: number, shift = 0): Tensor {
 type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'where';
 
 function runBinary(op: BinaryOp, inputs: Tensor[], shape: number[]): Tensor {
-  const out = Tensor.empty(shape);
+  const out = Tensor.empty(shape, 'f32', op);
   const strides = inputs.map((t) => broadcastStrides(t.shape, shape));
   const same = inputs.every((t) => sameShape(t.shape, shape));
   // Params: for where, inputs are (cond, a, b) but a/b/c strides are ordered (a, b, cond).

@@ -5,7 +5,7 @@
  * backward pass recomputes softmax from the per-row (max, log-sum) it saved.
  */
 import crossEntropySrc from '../../../shaders/cross_entropy.wgsl';
-import { engine } from '../../runtime/engine.js';
+import { checkedMode, engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
@@ -34,10 +34,10 @@ interface Stage {
  * `wg` and `short` shape the FORWARD stage's launch (rows.ts); the other stages have fixed sizes
  * and ignore them.
  */
-function dispatchStage(stage: Stage, wg: number, short: boolean, reductionNone: boolean, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
+function dispatchStage(stage: Stage, wg: number, short: boolean, reductionNone: boolean, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number], checkLabels = false): void {
   engine().dispatch({
     kernel: CROSS_ENTROPY,
-    defines: { FORWARD: false, REDUCE: false, BACKWARD: false, ...stage, WG: wg, SHORT: short, REDUCTION_NONE: reductionNone },
+    defines: { FORWARD: false, REDUCE: false, BACKWARD: false, ...stage, WG: wg, SHORT: short, REDUCTION_NONE: reductionNone, CHECK_LABELS: checkLabels },
     buffers,
     uniforms,
     workgroups,
@@ -71,9 +71,12 @@ function checkArguments(logits: Tensor, labels: Tensor, options: CrossEntropyOpt
  * PyTorch's cross_entropy: logits [N, C] (f32), labels [N] of i32 or u32 class indices.
  * Returns a scalar (shape []) for 'mean' and 'sum', the per-row losses [N] for 'none'.
  *
- * Labels are not checked on the host (that would need a readback): a label outside [0, C) makes
- * that row's loss NaN (and so a 'mean' or 'sum' NaN), and its gradient row NaN. There is no
- * ignore_index; PyTorch's -100 is out of range here like any other negative label.
+ * Labels live on the GPU, so they are checked there: in checked mode (the default, see
+ * setCheckedMode) a label outside [0, C) is an error naming the label, its row and C, thrown at the
+ * next readback (as PyTorch's CUDA kernels report a device-side assert). Either way that row's loss
+ * is NaN (and so a 'mean' or 'sum' NaN), and its gradient row NaN. A row of logits holding a NaN
+ * has a NaN loss and gradient row. There is no ignore_index; PyTorch's -100 is out of range here
+ * like any other negative label.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { smoothing, reduction } = checkArguments(logits, labels, options);
@@ -83,11 +86,13 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
   const scale = reduction === 'mean' ? (n > 0 ? 1 / n : NaN) : 1;
   const uniforms = new Params().u32(n).u32(c).f32(smoothing).f32(scale).bytes();
 
-  const rowLoss = Tensor.empty([n]);
-  const stats = Tensor.empty([n, 2]);
+  const rowLoss = Tensor.empty([n], 'f32', op);
+  const stats = Tensor.empty([n, 2], 'f32', op);
   const launch = rowLaunch(n, c);
-  dispatchStage({ FORWARD: true }, launch.wg, launch.short, false, uniforms,
-    [logits.buffer(op), labels.buffer(op), rowLoss.buffer(op), stats.buffer(op)], launch.workgroups);
+  const checked = checkedMode();
+  const forwardBuffers = [logits.buffer(op), labels.buffer(op), rowLoss.buffer(op), stats.buffer(op)];
+  if (checked) forwardBuffers.push(engine().checkBuffer());
+  dispatchStage({ FORWARD: true }, launch.wg, launch.short, false, uniforms, forwardBuffers, launch.workgroups, checked);
 
   let out = rowLoss;
   if (reduction !== 'none') {
@@ -97,7 +102,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
   }
 
   const result = record(op, [logits, labels], out, (g, [savedLogits, savedLabels, savedStats]) => {
-    const dlogits = Tensor.empty(savedLogits.shape);
+    const dlogits = Tensor.empty(savedLogits.shape, 'f32', op);
     dispatchStage({ BACKWARD: true }, 1, false, reduction === 'none', uniforms,
       [savedLogits.buffer(op), savedLabels.buffer(op), savedStats.buffer(op), g.buffer(op), dlogits.buffer(op)],
       grid1d(dlogits.size));

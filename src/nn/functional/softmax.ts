@@ -31,7 +31,7 @@ function rowLayout(shape: Shape, axis: number): RowLayout {
 }
 
 function runSoftmax(log: boolean, backward: boolean, inputs: Tensor[], layout: RowLayout, op: string): Tensor {
-  const out = Tensor.empty(inputs[0].shape);
+  const out = Tensor.empty(inputs[0].shape, 'f32', op);
   if (out.size === 0) return out;
   const launch = rowLaunch(layout.rows, layout.len);
   engine().dispatch({
