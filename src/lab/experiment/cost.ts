@@ -68,6 +68,33 @@ export function forwardMacsPerImage(model: ModelSpec, imageSize: number, channel
   return embed + model.depth * block + d * numClasses;
 }
 
+/**
+ * Trainable parameters (weights, biases, norms, cls token, position embedding), as the models in
+ * src/nn/models build them: what a checkpoint holds three times (weights and AdamW's two moments).
+ */
+export function parameterCount(model: ModelSpec, imageSize: number, channels = 1, numClasses = NUM_CLASSES): number {
+  const linear = (i: number, o: number) => i * o + o;
+  if (model.kind === 'mlp') {
+    const widths = [channels * imageSize * imageSize, ...model.hiddenSizes, numClasses];
+    let n = 0;
+    for (let i = 0; i + 1 < widths.length; i++) n += linear(widths[i], widths[i + 1]);
+    return n;
+  }
+  const patches = (imageSize / model.patchSize) ** 2;
+  const d = model.dim;
+  const embed = linear(channels * model.patchSize ** 2, d);
+  const ends = 2 * d /* final norm */ + linear(d, numClasses);
+  if (model.kind === 'vit') {
+    const hidden = Math.floor((model.mlpRatio ?? 4) * d);
+    const block = 2 * 2 * d + linear(d, 3 * d) + linear(d, d) + linear(d, hidden) + linear(hidden, d);
+    return embed + d /* cls */ + (patches + 1) * d /* position */ + model.depth * block + ends;
+  }
+  const tokenHidden = Math.floor((model.tokenMlpRatio ?? 0.5) * d);
+  const channelHidden = Math.floor((model.channelMlpRatio ?? 4) * d);
+  const block = 2 * 2 * d + linear(patches, tokenHidden) + linear(tokenHidden, patches) + linear(d, channelHidden) + linear(channelHidden, d);
+  return embed + model.depth * block + ends;
+}
+
 /** Multiply-adds of one training step's forward pass (per image × batch). */
 export function stepMacs(model: ModelSpec, imageSize: number, batchSize: number): number {
   return forwardMacsPerImage(model, imageSize) * batchSize;
@@ -115,6 +142,8 @@ export interface CellCost {
   /** Extra step-equivalents per metric point of a no-dropout arm (the dropout diagnostic), else 0. */
   diagnosticPointSteq: number;
   checkpoints: number;
+  /** Bytes of one checkpoint's tensors: f32 weights and AdamW's two moments. */
+  checkpointBytes: number;
   macsPerImage: number;
   gpuFactor: number;
   /** Estimated seconds of one run on the assumed GPU (without the diagnostic; see runGpuSeconds). */
@@ -160,6 +189,7 @@ export function cellCost(spec: ExperimentSpec, cell: ResolvedCell, checkpointEve
     totalSteq,
     diagnosticPointSteq: spec.metrics?.dropoutDiagnostic ? (spec.metrics.numBatches ?? 16) : 0,
     checkpoints: checkpointCount(steps, perEpoch, checkpointEvery),
+    checkpointBytes: 3 * 4 * parameterCount(cell.model, imageSize),
     macsPerImage: forwardMacsPerImage(cell.model, imageSize),
     gpuFactor,
     gpuSeconds: (totalSteq * gpuFactor * msPerStep) / 1000,
@@ -172,9 +202,14 @@ export function cellCosts(spec: ExperimentSpec, checkpointEvery = 200, msPerStep
   return new Map(resolveCells(spec).map((c) => [c.name, cellCost(spec, c, checkpointEvery, msPerStep)]));
 }
 
-/** Step-equivalents of one run of this arm (the dropout diagnostic counted where it is measured). */
+/** Metric step-equivalents of one run of this arm (the dropout diagnostic counted where it is measured). */
+export function runMetricSteq(cost: CellCost, arm: Pick<ArmSpec, 'mode'>): number {
+  return cost.metricSteq + (arm.mode === 'none' ? cost.metricPoints * cost.diagnosticPointSteq : 0);
+}
+
+/** Step-equivalents of one run of this arm. */
 export function runSteq(cost: CellCost, arm: Pick<ArmSpec, 'mode'>): number {
-  return cost.totalSteq + (arm.mode === 'none' ? cost.metricPoints * cost.diagnosticPointSteq : 0);
+  return cost.steps + runMetricSteq(cost, arm) + cost.evalSteq;
 }
 
 /** Estimated GPU seconds of one run of this arm. */

@@ -4,7 +4,7 @@
  * `--jobs` workers; shard.ts), timings measured on this adapter when given (timing.ts) and the
  * power table (power.ts), and formats them as text. Pure: no device, no I/O.
  */
-import { cellCosts, GPU_ASSUMPTION, runCostOf, runGpuSeconds, runSteq, type CellCost } from './cost.js';
+import { cellCosts, GPU_ASSUMPTION, runCostOf, runGpuSeconds, runMetricSteq, runSteq, type CellCost } from './cost.js';
 import { planRuns, type PlannedRun } from './runner.js';
 import { formatShard, shareOf, shareOfAll, type Shard } from './shard.js';
 import { powerTable, type PilotSds, type PowerRow } from './power.js';
@@ -68,7 +68,7 @@ function runSecondsHere(cost: CellCost, arm: PlannedRun['arm'], t: CellTiming): 
   return (
     cost.steps * t.secondsPerStep +
     cost.metricPoints * t.secondsPerMetricPoint +
-    (runSteq(cost, arm) - cost.totalSteq) * t.secondsPerStep +
+    (runMetricSteq(cost, arm) - cost.metricSteq) * t.secondsPerStep +
     (cost.trainImages + cost.testImages) * t.secondsPerEvalImage +
     cost.checkpoints * t.secondsPerCheckpoint
   );
@@ -112,7 +112,7 @@ export function makePlan(spec: ExperimentSpec, options: PlanOptions = {}): Exper
     runs,
     cells,
     steps: all.steps,
-    metricSteq: all.steq - all.steps - cells.reduce((n, c) => n + c.runs * c.cost.evalSteq, 0),
+    metricSteq: runs.reduce((n, r) => n + runMetricSteq(costs.get(r.cell.name)!, r.arm), 0),
     evalSteq: cells.reduce((n, c) => n + c.runs * c.cost.evalSteq, 0),
     totalSteq: all.steq,
     checkpoints: cells.reduce((n, c) => n + c.runs * c.cost.checkpoints, 0),
@@ -210,7 +210,7 @@ export function formatPlan(plan: ExperimentPlan, options: { name?: string } = {}
   const assumed = plan.msPerStep === GPU_ASSUMPTION.msPerStep ? 'the assumed' : 'a given';
   L.push(`On an H200-class GPU (${assumed} ${plan.msPerStep} ms per vit-xs step at batch 128, until a GPU run measures it; other models scaled by multiply-adds per step, never below it; checkpoint writes and start-up not included):`);
   for (const { cost: c } of plan.cells) {
-    L.push(`  cell ${c.cell}: x${c.gpuFactor.toFixed(2)} -> ${(c.gpuFactor * plan.msPerStep).toPrecision(3)} ms per step, ${formatDuration(c.gpuSeconds)} per run`);
+    L.push(`  cell ${c.cell}: x${c.gpuFactor.toFixed(2)} -> ${(c.gpuFactor * plan.msPerStep).toPrecision(3)} ms per step, ${formatDuration(c.gpuSeconds)} per run, besides ${c.checkpoints} checkpoint writes of ${(c.checkpointBytes / 1e6).toPrecision(2)} MB`);
   }
   const fitsAll = plan.gpuSeconds <= window;
   L.push(`  all runs: ${formatDuration(plan.gpuSeconds)}${fitsAll ? ` (fits an ${window / 60}-minute window)` : ` (over an ${window / 60}-minute window${plan.parts.length ? `: run the ${plan.parts.length} parts below, --part 1 to --part ${plan.parts.length}, one per window, into the same folder` : ''})`}`);

@@ -3,7 +3,7 @@
  * validated copy. DEFAULT_PRESET is what `npm run lab` runs without --preset: 'analysis', the
  * smallest preset that still answers a question of the paper (the gradient analyses, with the
  * final-loss table of none / standard / early on the side) and the one sized to finish in minutes
- * on a GPU; the others are larger (early-dropout: 25 runs, ablations: 30).
+ * on a GPU; the others are larger (early-dropout: 80 runs, ablations: 120).
  */
 import { validateSpec } from '../spec.js';
 import type { ExperimentSpec } from '../types.js';
@@ -43,7 +43,7 @@ export const DEFAULT_PRESET = 'analysis';
  * as always, and the last one leaves the complete results and report. Unlisted presets: one part.
  */
 export const PRESET_PARTS: Readonly<Record<string, number>> = {
-  'regime-finder': 3,
+  'regime-finder': 2,
   analysis: 2,
   'late-dropout': 2,
   ablations: 2,
