@@ -3,7 +3,9 @@
  * same initial weights and data order in every arm), results are written run by run, a finished
  * experiment is skipped on re-run, a folder with another spec is refused, and an interrupted
  * experiment (an exception from onProgress, an AbortSignal, a SIGKILLed child process) resumes to
- * results bit-identical to an uninterrupted run, with no finished run lost or repeated.
+ * results bit-identical to an uninterrupted run, with no finished run lost or repeated. Shares of
+ * the plan (`--part`, `--shard`, `--jobs` workers) run into one folder or into several merged
+ * ones give the uninterrupted results too.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { build } from 'esbuild';
 import { flattenParams } from '../src/lab/analysis.js';
-import { buildRun, DataCache } from '../src/lab/experiment/build.js';
+import { buildModel, buildRun, DataCache } from '../src/lab/experiment/build.js';
+import { parameterCount } from '../src/lab/experiment/cost.js';
+import { mergeFolders } from '../src/lab/experiment/merge.js';
 import { AbortError, planRuns, runExperiment, runFiles, RESULTS_FILE, SPEC_FILE, type RunnerProgress } from '../src/lab/experiment/runner.js';
 import { metricSteps, resolveCells, validateSpec } from '../src/lab/experiment/spec.js';
 import type { ExperimentSpec, RunResult } from '../src/lab/experiment/types.js';
@@ -120,6 +124,25 @@ describe('pairing', () => {
       expect(other.first).not.toEqual(a.first);
     } finally {
       cache.dispose();
+    }
+  });
+});
+
+describe('cost model', () => {
+  test('parameterCount (what --plan sizes checkpoints by) is what the models build', () => {
+    const shapes = { numClasses: 10, channels: 1, imageSize: 28 };
+    for (const m of [
+      { kind: 'mlp', hiddenSizes: [32, 16] },
+      { kind: 'vit', patchSize: 7, dim: 32, depth: 2, numHeads: 2 },
+      { kind: 'vit', patchSize: 14, dim: 16, depth: 1, numHeads: 4, mlpRatio: 2 },
+      { kind: 'mixer', patchSize: 7, dim: 16, depth: 2 },
+    ] as const) {
+      const model = buildModel(m, shapes, 1);
+      try {
+        expect(parameterCount(m, 28), JSON.stringify(m)).toBe(model.parameters().reduce((n, p) => n + p.size, 0));
+      } finally {
+        model.dispose();
+      }
     }
   });
 });
@@ -284,5 +307,42 @@ describe('runExperiment', () => {
     } finally {
       rmSync(bundle, { force: true });
     }
+  });
+});
+
+describe('shares of the plan', () => {
+  const keys = (rs: RunResult[]) => rs.map((r) => `${r.cell}/${r.arm}/seed${r.seed}`);
+
+  test('parts run one after the other into one folder: each trains its share only, together the uninterrupted results', async () => {
+    const dir = newDir();
+    const spec = tinySpec();
+    const plan = planRuns(spec).map((r) => r.key);
+    const first = await runExperiment(spec, { outDir: dir, checkpointEvery: 4, shards: [{ index: 1, count: 2 }] });
+    // Four runs of equal cost: the first seed, then the second (whole seeds, so each part is paired on its own).
+    expect([first.trained, keys(first.results)]).toEqual([2, plan.slice(0, 2)]);
+    const second = await runExperiment(spec, { outDir: dir, checkpointEvery: 4, shards: [{ index: 2, count: 2 }] });
+    expect([second.trained, keys(second.results)]).toEqual([2, plan.slice(2)]);
+    const again = await runExperiment(spec, { outDir: dir, shards: [{ index: 1, count: 2 }] });
+    expect(again.trained).toBe(0);
+    const all = await runExperiment(spec, { outDir: dir });
+    expect(all.trained).toBe(0);
+    await expectSameAsUninterrupted(dir, all.results);
+  });
+
+  test('shards in separate folders, merged: the uninterrupted results, in plan order', async () => {
+    const spec = tinySpec();
+    const [a, b, out] = [newDir(), newDir(), newDir()];
+    // Shares of shares, as a --jobs worker of a --shard machine cuts them: 2/2 of 1/1, 1/2 of 1/1.
+    await runExperiment(spec, { outDir: b, checkpointEvery: 4, shards: [{ index: 1, count: 1 }, { index: 2, count: 2 }] });
+    await runExperiment(spec, { outDir: a, checkpointEvery: 4, shards: [{ index: 1, count: 2 }] });
+    const merged = await mergeFolders([b, a], out);
+    expect([merged.missing, merged.duplicates]).toEqual([[], []]);
+    const ref = await uninterrupted();
+    expect(merged.results.map(comparable)).toEqual(ref.results.map(comparable));
+    const lines = readLines<RunResult>(join(out, RESULTS_FILE));
+    expect(lines.map(comparable)).toEqual(ref.results.map(comparable));
+    expect(readFileSync(join(out, SPEC_FILE), 'utf8')).toBe(readFileSync(join(ref.dir, SPEC_FILE), 'utf8'));
+    // The merged folder is an ordinary output folder: a run into it has nothing left to do.
+    expect((await runExperiment(spec, { outDir: out })).trained).toBe(0);
   });
 });
