@@ -20,7 +20,7 @@ import { parameterCount } from '../src/lab/experiment/cost.js';
 import { mergeFolders } from '../src/lab/experiment/merge.js';
 import { AbortError, planRuns, runExperiment, runFiles, RESULTS_FILE, SPEC_FILE, type RunnerProgress } from '../src/lab/experiment/runner.js';
 import { metricSteps, resolveCells, validateSpec } from '../src/lab/experiment/spec.js';
-import type { ExperimentSpec, RunResult } from '../src/lab/experiment/types.js';
+import type { ExperimentSpec, ModelSpec, RunResult } from '../src/lab/experiment/types.js';
 import { useGpu } from './helpers/gpu.js';
 
 useGpu();
@@ -131,12 +131,13 @@ describe('pairing', () => {
 describe('cost model', () => {
   test('parameterCount (what --plan sizes checkpoints by) is what the models build', () => {
     const shapes = { numClasses: 10, channels: 1, imageSize: 28 };
-    for (const m of [
+    const models: ModelSpec[] = [
       { kind: 'mlp', hiddenSizes: [32, 16] },
       { kind: 'vit', patchSize: 7, dim: 32, depth: 2, numHeads: 2 },
       { kind: 'vit', patchSize: 14, dim: 16, depth: 1, numHeads: 4, mlpRatio: 2 },
       { kind: 'mixer', patchSize: 7, dim: 16, depth: 2 },
-    ] as const) {
+    ];
+    for (const m of models) {
       const model = buildModel(m, shapes, 1);
       try {
         expect(parameterCount(m, 28), JSON.stringify(m)).toBe(model.parameters().reduce((n, p) => n + p.size, 0));
