@@ -346,4 +346,16 @@ describe('shares of the plan', () => {
     // The merged folder is an ordinary output folder: a run into it has nothing left to do.
     expect((await runExperiment(spec, { outDir: out })).trained).toBe(0);
   });
+
+  test('a folder merged into itself keeps its results.jsonl as it is, a torn line of a run still being written included', async () => {
+    const ref = await uninterrupted();
+    const dir = newDir();
+    mkdirSync(dir);
+    for (const f of [SPEC_FILE, RESULTS_FILE]) writeFileSync(join(dir, f), readFileSync(join(ref.dir, f)));
+    appendFileSync(join(dir, RESULTS_FILE), '{"experiment":"tiny","ce');
+    const before = readFileSync(join(dir, RESULTS_FILE), 'utf8');
+    const merged = await mergeFolders([dir], dir);
+    expect(merged.results.map(comparable)).toEqual(ref.results.map(comparable));
+    expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(before);
+  });
 });

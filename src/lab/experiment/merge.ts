@@ -161,6 +161,11 @@ export async function mergeFolders(dirs: readonly string[], outDir: string): Pro
       await store.write(SPEC_FILE, JSON.stringify(canonical(folders[0].specJson), null, 2) + '\n');
     }
   }
-  await store.write(RESULTS_FILE, merged.results.map((r) => JSON.stringify(r) + '\n').join(''));
+  const text = merged.results.map((r) => JSON.stringify(r) + '\n').join('');
+  // Already so (a folder merged into itself, as a serial run wrote it): leave the file alone, and
+  // with it a torn last line that a runner still writing there is about to complete.
+  const current = await store.readText(RESULTS_FILE);
+  const unchanged = current !== null && current.startsWith(text) && !current.slice(text.length).includes('\n');
+  if (!unchanged) await store.write(RESULTS_FILE, text);
   return { ...merged, folders };
 }
