@@ -27,7 +27,7 @@ import { autotune } from '../../runtime/autotune.js';
 import { adapterReport } from '../../runtime/engine.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { flattenParams, measure as analysisMeasure, type MeasureOptions } from '../analysis.js';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { CheckpointIntegrityError, loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { parseSafetensors } from '../../nn/safetensors.js';
 import type { GpuDataset } from '../data/gpu-dataset.js';
 import type { StepMetrics, Trainer } from '../trainer.js';
@@ -171,23 +171,55 @@ export function firstDifference(a: unknown, b: unknown, path = '', labels: reado
   return `${path || '(top level)'}: ${JSON.stringify(a) ?? 'absent'} ${labels[0]}, ${JSON.stringify(b) ?? 'absent'} ${labels[1]}`;
 }
 
-/** Complete JSON lines of a file; a torn last line (the process died mid-write) is dropped. */
-function parseLines<T>(text: string | null): { items: T[]; torn: boolean } {
-  if (!text) return { items: [], torn: false };
+/**
+ * The JSON objects of a stream file, one per line. Lines are appended whole and flushed in order,
+ * so a kill can tear only the last one: a last line without its newline, or one that is not a
+ * JSON object (cut mid-write, even if a newline follows), is dropped, since it belongs to the run
+ * or point in progress, and reported as `torn` (its line number). A bad line before the last is
+ * damage no kill explains: an error naming the file and the line. `file` names it in messages.
+ */
+function parseLines<T>(text: string | null, file: string): { items: T[]; torn: number | null } {
+  if (!text) return { items: [], torn: null };
   const lines = text.split('\n');
-  const last = lines.pop() ?? '';
+  const unterminated = lines.pop() ?? '';
+  let last = lines.length - 1;
+  while (last >= 0 && !lines[last].trim()) last--;
   const items: T[] = [];
-  for (const line of lines) if (line.trim()) items.push(JSON.parse(line) as T);
-  return { items, torn: last.trim().length > 0 };
+  for (let i = 0; i <= last; i++) {
+    if (!lines[i].trim()) continue;
+    let value: unknown;
+    let problem = '';
+    try {
+      value = JSON.parse(lines[i]);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) problem = `a JSON ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}, not an object`;
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (!problem) {
+      items.push(value as T);
+    } else if (i === last && !unterminated.trim()) {
+      return { items, torn: i + 1 };
+    } else {
+      throw new Error(`${file}: line ${i + 1} is not a complete JSON object (${problem}); only a last line can be torn by a kill, so the file was damaged otherwise. Remove or repair that line and re-run.`);
+    }
+  }
+  return { items, torn: unterminated.trim() ? lines.length + 1 : null };
+}
+
+/** Says that a torn last line was dropped (the run it belonged to is measured or trained again). */
+function reportTorn(file: string, line: number): void {
+  console.warn(`${file}: line ${line} was torn (cut off mid-write, as by a kill) and is dropped; it belonged to the run in progress, which is done again from its last checkpoint (or its start).`);
 }
 
 const toLines = (items: readonly unknown[]) => items.map((x) => JSON.stringify(x) + '\n').join('');
 
 /** Reads a run's stream and cuts it to the points before `step` (rewriting the file if anything goes). */
 async function readStreamBefore<T extends { step: number }>(store: RunStore, path: string, step: number): Promise<T[]> {
-  const { items, torn } = parseLines<T>(await store.readText(path));
+  const file = `${store.root}/${path}`;
+  const { items, torn } = parseLines<T>(await store.readText(path), file);
+  if (torn !== null) reportTorn(file, torn);
   const kept = items.filter((p) => p.step < step);
-  if (kept.length !== items.length || torn) await store.write(path, toLines(kept));
+  if (kept.length !== items.length || torn !== null) await store.write(path, toLines(kept));
   return kept;
 }
 
@@ -214,8 +246,12 @@ async function openOutput(store: RunStore, spec: ExperimentSpec): Promise<RunRes
   } else {
     await store.write(SPEC_FILE, JSON.stringify(mine, null, 2) + '\n');
   }
-  const { items, torn } = parseLines<RunResult>(await store.readText(RESULTS_FILE));
-  if (torn) await store.write(RESULTS_FILE, toLines(items));
+  const file = `${store.root}/${RESULTS_FILE}`;
+  const { items, torn } = parseLines<RunResult>(await store.readText(RESULTS_FILE), file);
+  if (torn !== null) {
+    reportTorn(file, torn);
+    await store.write(RESULTS_FILE, toLines(items));
+  }
   return items;
 }
 
@@ -320,8 +356,7 @@ async function trainOne(spec: ExperimentSpec, run: PlannedRun, ctx: TrainOneCont
 
     let elapsedBefore = 0;
     const bytes = await store.readBytes(files.checkpoint);
-    if (bytes) {
-      loadCheckpoint(trainer, bytes, `${store.root}/${files.checkpoint}`);
+    if (bytes && (await loadOrSetAside(store, trainer, bytes, files.checkpoint, run.key))) {
       const notes = checkpointNotes(bytes);
       if (notes && notes.key !== run.key) throw new Error(`${store.root}/${files.checkpoint} belongs to run ${notes.key}, not ${run.key}`);
       elapsedBefore = Number(notes?.elapsedSeconds ?? 0) || 0;
@@ -407,6 +442,26 @@ async function trainOne(spec: ExperimentSpec, run: PlannedRun, ctx: TrainOneCont
   } finally {
     theta0?.dispose();
     built.dispose();
+  }
+}
+
+/**
+ * Loads a run's checkpoint into its fresh trainer. A damaged one (torn, empty, failing its
+ * checksum: CheckpointIntegrityError) is set aside as `<run>.damaged.ckpt` and the run restarts
+ * from its first step (the trainer is untouched: loading is all or nothing); returns false then.
+ * A sound checkpoint that does not fit the run is an error, as before.
+ */
+async function loadOrSetAside(store: RunStore, trainer: Trainer, bytes: Uint8Array, path: string, key: string): Promise<boolean> {
+  try {
+    loadCheckpoint(trainer, bytes, `${store.root}/${path}`);
+    return true;
+  } catch (e) {
+    if (!(e instanceof CheckpointIntegrityError)) throw e;
+    const aside = path.replace(/\.ckpt$/, '.damaged.ckpt');
+    await store.write(aside, bytes);
+    await store.remove(path);
+    console.warn(`${e.message}\n  Set aside as ${store.root}/${aside}; ${key} restarts from its first step.`);
+    return false;
   }
 }
 

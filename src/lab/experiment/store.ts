@@ -22,11 +22,33 @@ export interface RunStore {
   remove(path: string): Promise<void>;
 }
 
-/** The store of a folder on disk (Node). Parent folders are made as needed. */
+/**
+ * Checks a store path: relative, '/'-separated, each part a plain name (not empty, '.' or '..',
+ * no backslash, colon or NUL), so that no name, whatever it is, reaches outside the store's folder.
+ */
+export function checkStorePath(root: string, path: unknown): string[] {
+  const bad = (why: string) => new Error(`store ${root}: refusing the path ${JSON.stringify(path)}: ${why} (paths are relative, '/'-separated names inside the folder)`);
+  if (typeof path !== 'string' || path.length === 0) throw bad('not a non-empty string');
+  const parts = path.split('/');
+  for (const part of parts) {
+    if (part === '' || part === '.' || part === '..') throw bad(part === '..' ? "'..' would leave the folder" : 'an empty or "." part');
+    if (/[\\:\0]/.test(part)) throw bad('a backslash, colon or NUL in a name');
+  }
+  return parts;
+}
+
+/** The store of a folder on disk (Node). Parent folders are made as needed; nothing is written outside it. */
 export async function nodeStore(root: string): Promise<RunStore> {
   const fs = await import('node:fs/promises');
-  const { dirname, join } = await import('node:path');
-  const full = (p: string) => join(root, ...p.split('/'));
+  const { dirname, join, resolve, sep } = await import('node:path');
+  const base = resolve(root);
+  const inside = base.endsWith(sep) ? base : base + sep;
+  const full = (p: string) => {
+    const target = join(base, ...checkStorePath(root, p));
+    // Belt and braces: the joined path must still lie inside the folder.
+    if (!target.startsWith(inside)) throw new Error(`store ${root}: refusing the path ${JSON.stringify(p)}: it resolves outside the folder`);
+    return target;
+  };
   const missing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
   const ensureDir = (p: string) => fs.mkdir(dirname(p), { recursive: true });
   let counter = 0;
