@@ -8,6 +8,9 @@
  * The inputs are exact rationals built from integer arithmetic (no Math.sin/log), so both sides
  * upload bit-identical data. The dropout mask is read from dropout() applied to ones with the
  * same shape, seed and offset: the mask depends only on (seed, offset, element index).
+ *
+ * engineCheckReference() is the same computation in float64 on the mask the GPU drew, and
+ * judgeEngineCheck() the page's pass / fail verdict against it.
  */
 import { ones, tensor, tidy, type Tensor } from '../src/index.js';
 
@@ -78,4 +81,98 @@ export async function runEngineCheck(): Promise<EngineCheckResult> {
   } finally {
     for (const t of [x, w, loss, dropped, maskScale] as Tensor[]) t.dispose();
   }
+}
+
+export interface EngineCheckReference {
+  loss: number;
+  gradW: Float64Array;
+  dropped: Float64Array;
+  /** Smallest |x @ w| entry: relu's kink must be far from every input for the gradient to be comparable. */
+  minAbsPreActivation: number;
+}
+
+/** Float64 forward and backward of the check, given the dropout mask the GPU drew (1 = kept). */
+export function engineCheckReference(mask: readonly number[]): EngineCheckReference {
+  const { rows: R, inner: K, cols: C, p } = ENGINE_CHECK;
+  const { x, w } = engineCheckInputs();
+  const scale = 1 / (1 - p);
+  const z = new Float64Array(R * C);
+  for (let r = 0; r < R; r++)
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += x[r * K + k] * w[k * C + c];
+      z[r * C + c] = s;
+    }
+  const d = z.map((v, i) => Math.max(v, 0) * mask[i] * scale);
+  let loss = 0;
+  const dz = new Float64Array(R * C);
+  for (let r = 0; r < R; r++) {
+    const row = d.subarray(r * C, (r + 1) * C);
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((acc, v) => acc + Math.exp(v - m), 0));
+    for (let c = 0; c < C; c++) {
+      loss += row[c] - lse;
+      // d mean(logSoftmax) / d d_rc = (1 - C softmax_rc) / (R C), then back through dropout and relu.
+      const dd = (1 - C * Math.exp(row[c] - lse)) / (R * C);
+      const i = r * C + c;
+      dz[i] = z[i] > 0 ? dd * mask[i] * scale : 0;
+    }
+  }
+  const gradW = new Float64Array(K * C);
+  for (let k = 0; k < K; k++)
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let r = 0; r < R; r++) s += x[r * K + k] * dz[r * C + c];
+      gradW[k * C + c] = s;
+    }
+  return { loss: loss / (R * C), gradW, dropped: d, minAbsPreActivation: Math.min(...z.map(Math.abs)) };
+}
+
+export interface EngineCheckVerdict {
+  pass: boolean;
+  checks: { name: string; pass: boolean; detail: string }[];
+}
+
+/** Worst |a − b| − (atol + rtol·|b|) over the elements: ≤ 0 when every element is within tolerance. */
+function worstExcess(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number): { excess: number; maxAbs: number } {
+  let excess = -Infinity;
+  let maxAbs = 0;
+  for (let i = 0; i < b.length; i++) {
+    const diff = Math.abs(a[i] - b[i]);
+    // A NaN anywhere fails the check (NaN comparisons are false, so test for it).
+    const e = Number.isNaN(diff) ? Infinity : diff - (atol + rtol * Math.abs(b[i]));
+    excess = Math.max(excess, e);
+    maxAbs = Math.max(maxAbs, Number.isNaN(diff) ? Infinity : diff);
+  }
+  return { excess, maxAbs };
+}
+
+/**
+ * Pass or fail of a GPU result against the float64 reference on the same mask, with the
+ * tolerances of f32 arithmetic (those of tests/browser.test.ts), and the dropout mask against its
+ * definition: values 0 or 1/(1 − p), a kept fraction within 4 binomial standard deviations of 1 − p.
+ */
+export function judgeEngineCheck(r: EngineCheckResult): EngineCheckVerdict {
+  const { rows, cols, p } = ENGINE_CHECK;
+  const n = rows * cols;
+  const ref = engineCheckReference(r.mask);
+  const gScale = Math.max(...ref.gradW.map(Math.abs));
+  const checks: EngineCheckVerdict['checks'] = [];
+  const close = (name: string, a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number) => {
+    const { excess, maxAbs } = worstExcess(a, b, rtol, atol);
+    checks.push({ name, pass: excess <= 0, detail: `largest |GPU − float64| = ${maxAbs.toPrecision(3)} (tolerance ${atol.toPrecision(2)} + ${rtol}·|value|)` });
+  };
+  const odd = r.maskScale.filter((v) => v !== 0 && Math.abs(v - 1 / (1 - p)) > 1e-6).length;
+  const kept = r.mask.reduce((a, b) => a + b, 0);
+  const sd = Math.sqrt(n * p * (1 - p));
+  checks.push({ name: 'dropout(ones) is 0 or 1/(1 − p)', pass: odd === 0 && r.maskScale.length === n, detail: `${odd} of ${r.maskScale.length} values are neither` });
+  checks.push({
+    name: 'dropout keeps about 1 − p of the elements',
+    pass: Math.abs(kept - n * (1 - p)) <= 4 * sd,
+    detail: `kept ${kept} of ${n} (expected ${(n * (1 - p)).toFixed(1)} ± ${(4 * sd).toFixed(1)} at p = ${p})`,
+  });
+  close('dropout(relu(x @ w))', r.dropped, ref.dropped, 1e-4, 1e-5);
+  close('loss', [r.loss], [ref.loss], 1e-4, 1e-6);
+  close('gradient d loss / d w', r.gradW, ref.gradW, 1e-3, 1e-4 * gScale);
+  return { pass: checks.every((c) => c.pass), checks };
 }

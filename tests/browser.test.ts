@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
 import { init, shutdown } from '../src/index.js';
 import { chromiumPath, launchChromium, startPageServer, watchPage, type ChromiumSession, type PageServer } from '../bench/browser.js';
-import { ENGINE_CHECK, engineCheckInputs, runEngineCheck, type EngineCheckResult } from '../demos/engine-check-compute.js';
+import { ENGINE_CHECK, engineCheckReference, runEngineCheck, type EngineCheckResult } from '../demos/engine-check-compute.js';
 import type { EngineCheckOutcome } from '../demos/engine-check.js';
 import { expectClose } from './helpers/check.js';
 
@@ -29,43 +29,6 @@ afterAll(async () => {
     shutdown();
   }
 });
-
-/** Float64 forward and backward of the check, given the dropout mask the GPU drew. */
-function reference(mask: number[]): { loss: number; gradW: Float64Array; dropped: Float64Array; minAbsPreActivation: number } {
-  const { rows: R, inner: K, cols: C, p } = ENGINE_CHECK;
-  const { x, w } = engineCheckInputs();
-  const scale = 1 / (1 - p);
-  const z = new Float64Array(R * C);
-  for (let r = 0; r < R; r++)
-    for (let c = 0; c < C; c++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += x[r * K + k] * w[k * C + c];
-      z[r * C + c] = s;
-    }
-  const d = z.map((v, i) => Math.max(v, 0) * mask[i] * scale);
-  let loss = 0;
-  const dz = new Float64Array(R * C);
-  for (let r = 0; r < R; r++) {
-    const row = d.subarray(r * C, (r + 1) * C);
-    const m = Math.max(...row);
-    const lse = m + Math.log(row.reduce((acc, v) => acc + Math.exp(v - m), 0));
-    for (let c = 0; c < C; c++) {
-      loss += row[c] - lse;
-      // d mean(logSoftmax) / d d_rc = (1 - C softmax_rc) / (R C), then back through dropout and relu.
-      const dd = (1 - C * Math.exp(row[c] - lse)) / (R * C);
-      const i = r * C + c;
-      dz[i] = z[i] > 0 ? dd * mask[i] * scale : 0;
-    }
-  }
-  const gradW = new Float64Array(K * C);
-  for (let k = 0; k < K; k++)
-    for (let c = 0; c < C; c++) {
-      let s = 0;
-      for (let r = 0; r < R; r++) s += x[r * K + k] * dz[r * C + c];
-      gradW[k * C + c] = s;
-    }
-  return { loss: loss / (R * C), gradW, dropped: d, minAbsPreActivation: Math.min(...z.map(Math.abs)) };
-}
 
 async function runInChromium(): Promise<EngineCheckResult> {
   chromiumPath(); // a clear error when Chromium is missing, before anything starts
@@ -111,7 +74,7 @@ test(
 
     // Each runtime against float64 arithmetic on the same mask, stage by stage, so that a mismatch
     // names the runtime and the stage that went wrong.
-    const ref = reference(node.mask);
+    const ref = engineCheckReference(node.mask);
     expect(ref.minAbsPreActivation, 'test data keeps relu inputs away from 0').toBeGreaterThan(1e-5);
     const gScale = Math.max(...ref.gradW.map(Math.abs));
     for (const [name, r] of [['Node', node], ['Chromium', browser]] as const) {

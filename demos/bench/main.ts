@@ -3,19 +3,27 @@
  * with sizes from the form, its results as charts (GFLOP/s and GB/s, wgtrain beside TensorFlow.js
  * WebGPU) and tables, exportable as JSON and each chart as PNG / SVG.
  *
+ * Progress shows the cases done and the time left (progress.ts); Cancel stops after the case in
+ * progress (runBenchmarks has no stop of its own, so the page's log callback throws at the next
+ * finished case, where nothing is half-made).
+ *
  * Query parameters: matmul=64,128  dropout=2^18  repeats=3  train=none|mlp|mlp,vit  shapes=none  run=1 (start at once).
  * window.__benchDemo exposes the outcome for the end-to-end tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import { adapterReport, init, WebGPUUnavailableError, type AdapterReport } from '../../src/index.js';
-import { defaultSizes, describeAdapter, parseSizes, runBenchmarks, type BenchResults } from '../../bench/bench-core.js';
+import { defaultMatmulShapes, defaultSizes, describeAdapter, parseSizes, runBenchmarks, type BenchResults } from '../../bench/bench-core.js';
 import { defaultTrainSpecs, parseTrainSpecs } from '../../bench/train-core.js';
 import { Chart } from '../shared/chart.js';
 import { downloadText } from '../shared/download.js';
 import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from '../shared/webgpu.js';
+import { duration } from '../lab/pace.js';
+import { BenchProgress } from './progress.js';
 
-export type BenchDemoState = { state: 'starting' | 'unavailable' | 'ready' | 'running' | 'error'; error?: string } | { state: 'done'; results: BenchResults };
+export type BenchDemoState =
+  | { state: 'starting' | 'unavailable' | 'ready' | 'running' | 'cancelled' | 'error'; error?: string; progress?: { finished: number; total: number; etaSeconds: number } }
+  | { state: 'done'; results: BenchResults };
 
 declare global {
   interface Window {
@@ -31,6 +39,8 @@ const ui = {
   repeats: $<HTMLInputElement>('repeats'),
   train: $<HTMLInputElement>('train-rows'),
   run: $<HTMLButtonElement>('bench-run'),
+  cancel: $<HTMLButtonElement>('bench-cancel'),
+  progress: $<HTMLProgressElement>('bench-progress'),
   exportJson: $<HTMLButtonElement>('bench-export'),
   status: $('bench-status'),
   error: $('bench-error'),
@@ -40,6 +50,12 @@ const ui = {
 };
 const query = new URLSearchParams(location.search);
 let last: BenchResults | null = null;
+let report: AdapterReport | null = null;
+let progress: BenchProgress | null = null;
+let cancelRequested = false;
+
+/** Thrown by the log callback at a case boundary after Cancel. */
+class Cancelled extends Error {}
 
 function setState(s: BenchDemoState): void {
   window.__benchDemo = s;
@@ -49,7 +65,19 @@ setState({ state: 'starting' });
 
 function log(line: string): void {
   ui.log.textContent += `${line}\n`;
-  ui.status.textContent = line.length > 140 ? `${line.slice(0, 140)}…` : line;
+  const now = performance.now();
+  const finished = progress?.onLine(line, now) ?? false;
+  const short = line.length > 120 ? `${line.slice(0, 120)}…` : line;
+  if (progress) {
+    const eta = progress.etaSeconds(now);
+    ui.progress.max = Math.max(1, progress.total);
+    ui.progress.value = progress.finished;
+    ui.status.textContent = `${progress.finished} of ${progress.total} cases done${Number.isFinite(eta) ? ` · about ${duration(eta)} left` : ''} · ${short}`;
+    setState({ state: 'running', progress: { finished: progress.finished, total: progress.total, etaSeconds: eta } });
+  } else {
+    ui.status.textContent = short;
+  }
+  if (cancelRequested && (finished || line.startsWith('check:'))) throw new Cancelled('cancelled');
 }
 
 // ---- charts ----
@@ -205,6 +233,8 @@ let tfReady: Promise<void> | null = null;
 
 async function runBench(): Promise<void> {
   ui.run.disabled = true;
+  ui.cancel.disabled = false;
+  cancelRequested = false;
   ui.exportJson.disabled = true;
   ui.error.textContent = '';
   ui.log.textContent = '';
@@ -219,6 +249,19 @@ async function runBench(): Promise<void> {
       matmulShapes: query.get('shapes') === 'none' ? [] : undefined,
     };
     if (options.repeats !== undefined && !(Number.isInteger(options.repeats) && options.repeats > 0)) throw new Error(`repeats must be a positive integer, got ${ui.repeats.value}`);
+    const sizes = defaultSizes(report!);
+    const matmulCount = (options.matmulSizes ?? sizes.matmul).length;
+    progress = new BenchProgress(
+      {
+        matmul: matmulCount,
+        shape: options.matmulShapes?.length ?? (matmulCount ? defaultMatmulShapes(report!).length : 0),
+        dropout: (options.dropoutSizes ?? sizes.dropout).length,
+        train: (options.trainSpecs ?? defaultTrainSpecs(report!.software)).length,
+      },
+      performance.now(),
+    );
+    ui.progress.max = Math.max(1, progress.total);
+    ui.progress.value = 0;
     log('starting TensorFlow.js WebGPU…');
     tfReady ??= (async () => {
       if (!(await tf.setBackend('webgpu'))) throw new Error("TensorFlow.js could not start its 'webgpu' backend");
@@ -228,10 +271,16 @@ async function runBench(): Promise<void> {
     const results = await runBenchmarks(tf, 'browser', { ...options, log });
     last = results;
     await show(results);
-    ui.status.textContent = `Done (${new Date(results.date).toLocaleTimeString()}).`;
+    ui.progress.value = ui.progress.max;
+    ui.status.textContent = `Done: ${progress.total} cases in ${duration(progress.elapsedSeconds(performance.now()))} (${new Date(results.date).toLocaleTimeString()}).`;
     setState({ state: 'done', results });
     ui.exportJson.disabled = false;
   } catch (e) {
+    if (e instanceof Cancelled) {
+      ui.status.textContent = `Cancelled after ${progress?.finished ?? 0} of ${progress?.total ?? 0} cases (the results of a cancelled run are not shown).`;
+      setState({ state: 'cancelled' });
+      return;
+    }
     const message = e instanceof Error ? e.message : String(e);
     console.error(`[bench] ${message}`);
     ui.error.textContent = `The benchmark failed: ${message}`;
@@ -239,10 +288,17 @@ async function runBench(): Promise<void> {
     setState({ state: 'error', error: message });
   } finally {
     ui.run.disabled = false;
+    ui.cancel.disabled = true;
+    progress = null;
   }
 }
 
 ui.run.addEventListener('click', () => void runBench());
+ui.cancel.addEventListener('click', () => {
+  cancelRequested = true;
+  ui.cancel.disabled = true;
+  ui.status.textContent = 'Cancelling after the case in progress…';
+});
 ui.exportJson.addEventListener('click', () => {
   if (last) downloadText(`wgtrain-bench-${last.runtime}-${last.date.replace(/[:.]/g, '-')}.json`, JSON.stringify(last, null, 2));
 });
@@ -261,7 +317,6 @@ async function start(): Promise<void> {
     setState({ state: 'unavailable' });
     return;
   }
-  let report: AdapterReport;
   try {
     // One GPU object for both engines: tfjs's backend asks navigator.gpu for its own adapter.
     await init({ gpu: navigator.gpu });
@@ -272,19 +327,20 @@ async function start(): Promise<void> {
     setState({ state: 'unavailable' });
     return;
   }
-  setAdapterBadge(`${[report.vendor, report.architecture].filter(Boolean).join(' / ') || report.description || 'WebGPU'}${report.software ? ' (software)' : ''}`);
-  if (report.software) {
+  const adapter = report;
+  setAdapterBadge(`${[adapter.vendor, adapter.architecture].filter(Boolean).join(' / ') || adapter.description || 'WebGPU'}${adapter.software ? ' (software)' : ''}`);
+  if (adapter.software) {
     ui.webgpu.className = 'notice warn';
     ui.webgpu.textContent = 'Software WebGPU adapter (CPU): the sizes are small and the numbers say little about a GPU.';
   }
-  const sizes = defaultSizes(report);
+  const sizes = defaultSizes(adapter);
   ui.matmul.value = query.get('matmul') ?? sizesText(sizes.matmul);
   ui.dropout.value = query.get('dropout') ?? sizesText(sizes.dropout);
   ui.repeats.value = query.get('repeats') ?? '';
-  ui.repeats.placeholder = report.software ? '5' : '7';
+  ui.repeats.placeholder = adapter.software ? '5' : '7';
   const train = query.get('train');
-  ui.train.checked = train !== null ? train !== 'none' && train !== '' : !report.software;
-  ui.train.title = `models: ${defaultTrainSpecs(report.software).map((s) => s.kind).join(', ')}`;
+  ui.train.checked = train !== null ? train !== 'none' && train !== '' : !adapter.software;
+  ui.train.title = `models: ${defaultTrainSpecs(adapter.software).map((s) => s.kind).join(', ')}`;
   ui.run.disabled = false;
   setState({ state: 'ready' });
   if (query.get('run') === '1') await runBench();
