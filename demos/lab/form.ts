@@ -9,6 +9,8 @@
 /** The draft: a spec as JSON, possibly invalid while being edited. */
 export type Draft = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+import { h } from '../shared/dom.js';
+
 type Getter = () => unknown;
 type Setter = (v: unknown) => void;
 
@@ -17,16 +19,6 @@ const MODEL_DEFAULTS: Record<string, Draft> = {
   vit: { kind: 'vit', patchSize: 7, dim: 32, depth: 4, numHeads: 2, mlpRatio: 4 },
   mixer: { kind: 'mixer', patchSize: 7, dim: 32, depth: 4, tokenMlpRatio: 0.5, channelMlpRatio: 4 },
 };
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children);
-  return e;
-}
 
 /** Sets a key, or removes it for undefined (so an optional field left empty is absent, as in JSON presets). */
 function put(obj: Draft, key: string, v: unknown): void {
@@ -51,6 +43,10 @@ function parseList(text: string): unknown[] {
 export class SpecForm {
   private draft: Draft = {};
   private readonly fieldsEl: HTMLElement;
+  /** A person's name for every field path shown ("Mode 2 “early” · rate p" for arms[1].p). */
+  private readonly labels = new Map<string, string>();
+  /** The section being built, the first part of its fields' names. */
+  private section = '';
 
   constructor(
     private readonly root: HTMLElement,
@@ -74,21 +70,65 @@ export class SpecForm {
     this.onChange(this.draft);
   }
 
-  /** Marks the inputs whose data-field is named by a validation problem ("arms[1].p: ..."). */
-  markProblems(problems: readonly string[]): void {
-    const bad = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
-    for (const input of Array.from(this.root.querySelectorAll<HTMLElement>('[data-field]'))) {
-      const f = input.dataset.field!;
-      const invalid = [...bad].some((b) => b === f || b.startsWith(`${f}.`) || b.startsWith(`${f}[`));
-      if (invalid) input.setAttribute('aria-invalid', 'true');
-      else input.removeAttribute('aria-invalid');
+  /** The field a problem path belongs to: the longest shown field path that is the path or contains it. */
+  private fieldOf(path: string): string | undefined {
+    let best: string | undefined;
+    for (const f of this.labels.keys()) {
+      if ((path === f || path.startsWith(`${f}.`) || path.startsWith(`${f}[`)) && (!best || f.length > best.length)) best = f;
     }
+    return best;
+  }
+
+  /**
+   * A validation problem ("arms[1].p: rate must be in [0, 1), got 1.5") in a person's words:
+   * the field's name as the form shows it ("Mode 2 “early” · rate p: ..."); paths of fields the
+   * form does not show (cells, margins: JSON only) are spelled out ("cell 1 · model · dim").
+   */
+  describe(problem: string): { path: string; field?: string; text: string; message: string } {
+    const at = problem.indexOf(': ');
+    if (at < 0) return { path: '', text: problem, message: problem };
+    const path = problem.slice(0, at);
+    const message = problem.slice(at + 2);
+    const field = this.fieldOf(path);
+    const label = field === path ? this.labels.get(path)! : field ? `${this.labels.get(field)} · ${spellPath(path.slice(field.length))}` : spellPath(path);
+    return { path, field, text: `${label}: ${message}`, message };
+  }
+
+  /**
+   * Marks the inputs that validation problems name (red border, aria-invalid) and writes each
+   * problem under its field; returns the problems in a person's words for the summary.
+   */
+  markProblems(problems: readonly string[]): string[] {
+    for (const old of Array.from(this.root.querySelectorAll('.field-problem'))) old.remove();
+    const described = problems.map((p) => this.describe(p));
+    const byField = new Map<string, string[]>();
+    for (const d of described) if (d.field) byField.set(d.field, [...(byField.get(d.field) ?? []), d.field === d.path ? d.message : `${spellPath(d.path.slice(d.field.length))}: ${d.message}`]);
+    for (const input of Array.from(this.root.querySelectorAll<HTMLElement>('[data-field]'))) {
+      const messages = byField.get(input.dataset.field!);
+      if (!messages) {
+        input.removeAttribute('aria-invalid');
+        input.removeAttribute('aria-describedby');
+        continue;
+      }
+      input.setAttribute('aria-invalid', 'true');
+      const id = `problem-${input.dataset.field!.replace(/[^a-zA-Z0-9]+/g, '-')}`;
+      input.setAttribute('aria-describedby', id);
+      const note = h('span', { class: 'field-problem', id, 'data-problem-for': input.dataset.field! }, messages.join('; '));
+      // Under the input, inside its label (or its table cell).
+      (input.closest('label, td') ?? input.parentElement!).append(note);
+    }
+    return described.map((d) => d.text);
   }
 
   // ---- field builders ----
 
+  private register(path: string, label: string): void {
+    this.labels.set(path, this.section ? `${this.section} · ${label}` : label);
+  }
+
   private input(label: string, path: string, get: Getter, set: Setter, kind: 'number' | 'text' | 'list', opts: { step?: string; min?: string; hint?: string } = {}): HTMLElement {
     const v = get();
+    this.register(path, label);
     const input = h('input', { type: kind === 'number' ? 'number' : 'text', 'data-field': path, 'aria-label': label });
     if (kind === 'number') {
       input.step = opts.step ?? 'any';
@@ -106,6 +146,7 @@ export class SpecForm {
   }
 
   private select(label: string, path: string, options: [string, string][], get: Getter, set: (v: string) => void, rerender = false): HTMLElement {
+    this.register(path, label);
     const sel = h('select', { 'data-field': path, 'aria-label': label });
     for (const [value, text] of options) sel.append(h('option', { value }, text));
     sel.value = String(get() ?? '');
@@ -118,7 +159,8 @@ export class SpecForm {
   }
 
   private checkbox(label: string, path: string, get: () => boolean, set: (v: boolean) => void, rerender = false): HTMLElement {
-    const box = h('input', { type: 'checkbox', 'data-field': path });
+    this.register(path, label);
+    const box = h('input', { type: 'checkbox', 'data-field': path, 'aria-label': label });
     box.checked = get();
     box.addEventListener('change', () => {
       set(box.checked);
@@ -135,6 +177,7 @@ export class SpecForm {
   // ---- sections ----
 
   private render(): void {
+    this.labels.clear();
     const d = this.draft;
     const sections = h('div', { class: 'grid' });
     sections.append(this.modelSection(d), this.dataSection(d), this.trainingSection(d), this.metricsSection(d));
@@ -143,6 +186,7 @@ export class SpecForm {
   }
 
   private modelSection(d: Draft): HTMLElement {
+    this.section = 'Model';
     d.model ??= structuredClone(MODEL_DEFAULTS.mlp);
     const m = () => this.draft.model as Draft;
     const fields = h('div', { class: 'fields' });
@@ -177,6 +221,7 @@ export class SpecForm {
   }
 
   private dataSection(d: Draft): HTMLElement {
+    this.section = 'Data';
     d.data ??= { kind: 'synthetic' };
     const data = () => this.draft.data as Draft;
     const fields = h('div', { class: 'fields' });
@@ -209,6 +254,7 @@ export class SpecForm {
   }
 
   private trainingSection(d: Draft): HTMLElement {
+    this.section = 'Training';
     const top = () => this.draft;
     const fields = h('div', { class: 'fields' });
     fields.append(
@@ -225,6 +271,7 @@ export class SpecForm {
   }
 
   private metricsSection(d: Draft): HTMLElement {
+    this.section = 'Analysis metrics';
     const m = () => this.draft.metrics as Draft;
     const fields = h('div', { class: 'fields' });
     fields.append(
@@ -259,6 +306,7 @@ export class SpecForm {
     const body = h('tbody');
     arms.forEach((arm, i) => {
       const path = `arms[${i}]`;
+      this.section = `Mode ${i + 1}${typeof arm.name === 'string' && arm.name ? ` “${arm.name}”` : ''}`;
       const cell = (child: HTMLElement) => {
         // Inside the table the label text is the column header.
         child.querySelector('span')?.remove();
@@ -272,8 +320,8 @@ export class SpecForm {
         this.render();
         this.changed();
       });
-      const pInput = this.num('p', a, 'p', `${path}.p`, { min: '0', step: '0.05' });
-      const cutoff = this.num('cutoff', a, 'cutoffEpochs', `${path}.cutoffEpochs`, { min: '0' });
+      const pInput = this.num('rate p', a, 'p', `${path}.p`, { min: '0', step: '0.05' });
+      const cutoff = this.num('cutoff (epochs)', a, 'cutoffEpochs', `${path}.cutoffEpochs`, { min: '0' });
       if (mode === 'none') pInput.querySelector('input')!.disabled = true;
       if (mode !== 'early' && mode !== 'late') cutoff.querySelector('input')!.disabled = true;
       body.append(
@@ -332,6 +380,8 @@ export class SpecForm {
       );
     });
     table.append(body);
+    this.section = '';
+    this.register('arms', 'Modes');
     const add = h('button', { type: 'button', class: 'secondary small' }, '+ add mode');
     add.addEventListener('click', () => {
       const names = new Set(arms.map((x) => x.name));
@@ -359,4 +409,15 @@ export class SpecForm {
       `This experiment has ${cells.length} cells (${names}): model and data variants that override the fields above. Edit them in the JSON below.`,
     );
   }
+}
+
+/** A field path in words: "cells[0].model.dim" → "cell 1 · model · dim"; ".p" → "p". */
+function spellPath(path: string): string {
+  return path
+    .replace(/^\./, '')
+    .replace(/^\[(\d+)\]/, (_, i: string) => `entry ${Number(i) + 1}`)
+    .replace(/([a-zA-Z]+)\[(\d+)\]/g, (_, name: string, i: string) => `${name.replace(/s$/, '')} ${Number(i) + 1}`)
+    .split('.')
+    .filter(Boolean)
+    .join(' · ');
 }

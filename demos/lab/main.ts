@@ -1,22 +1,31 @@
 /**
  * The early-dropout lab page: a preset or an edited spec, validated with the runner's own
- * validateSpec; training in a worker (worker.ts) through the headless command's runner; live
- * charts (charts.ts); pause / resume / stop; the results table of the headless report's analysis
- * (results.ts); export of the results (JSON) and of each chart (PNG / SVG).
+ * validateSpec; training in a worker (worker.ts) through the headless command's runner; charts
+ * that compare modes at a glance (charts.ts); pause / resume / stop with steps/s and the time
+ * left (pace.ts); the results of the headless report's analysis with the paper's claims beside
+ * the evidence (results.ts, claims.ts); exports (results JSON, the headless report as HTML or
+ * markdown + SVG, each chart as titled PNG / SVG). The setup lives in the URL (share.ts); the
+ * settings and finished runs survive a reload (persist.ts).
  *
- * window.__lab exposes the page's state for the end-to-end tests (tests/e2e/lab.test.ts).
+ * window.__lab exposes the page's state for the end-to-end tests (tests/e2e/lab*.test.ts).
  */
 import type { AdapterReport } from '../../src/runtime/device.js';
+import { describeData, describeModel, type ExperimentAnalysis } from '../../src/lab/experiment/report.js';
 import { quickSpec, resolveCells, SpecError, totalStepsOf, validateSpec } from '../../src/lab/experiment/spec.js';
-import type { ExperimentSpec, RunResult } from '../../src/lab/experiment/types.js';
-import { downloadText } from '../shared/download.js';
+import { runKey, type ExperimentSpec, type RunResult } from '../../src/lab/experiment/types.js';
+import type { ChartCaption } from '../shared/chart.js';
+import { downloadBytes, downloadText } from '../shared/download.js';
 import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from '../shared/webgpu.js';
-import { LabCharts } from './charts.js';
+import { DEFAULT_VIEW, LabCharts, type ViewOptions } from './charts.js';
 import { FashionLoader } from './fashion.js';
 import { SpecForm, type Draft } from './form.js';
+import { duration, Pace } from './pace.js';
+import { loadExperiment, loadSettings, saveExperiment, saveSettings, storageProblem, type SavedExperiment } from './persist.js';
 import { PRESET_ENTRIES, presetEntry } from './presets.js';
-import type { FromWorker, ToWorker } from './protocol.js';
-import { renderResults } from './results.js';
+import { parseRunKey, type FromWorker, type ToWorker } from './protocol.js';
+import { renderLabReport, reportHtml, reportZip } from './report-file.js';
+import { renderResults, type ResultsPhase } from './results.js';
+import { decodeSetup, encodeSetup, type Setup } from './share.js';
 
 export type LabState = 'starting' | 'unavailable' | 'ready' | 'running' | 'pausing' | 'paused' | 'stopping' | 'done' | 'stopped' | 'error';
 
@@ -27,8 +36,16 @@ export interface LabHook {
   /** Points received per chart. */
   charts(): Record<string, number>;
   results(): RunResult[];
-  /** Steps done / total of the experiment in progress. */
-  progress: { stepsDone: number; stepsTotal: number; runsDone: number; runsTotal: number };
+  /** Steps done / total of the experiment in progress, and the page's estimate of what is left. */
+  progress: { stepsDone: number; stepsTotal: number; runsDone: number; runsTotal: number; stepsPerSecond: number; etaSeconds: number };
+  /** performance.now() when Run was pressed and when the experiment ended. */
+  timing: { startedAt: number; finishedAt: number };
+  /** The analysis behind the results table (the report's analyzeExperiment), once there are runs. */
+  analysis?: ExperimentAnalysis;
+  /** Finished runs restored from the browser's storage at load. */
+  restored: number;
+  /** Resolves once the page has applied its URL, stored settings and stored runs. */
+  loaded: Promise<void>;
 }
 
 declare global {
@@ -41,6 +58,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 
 const ui = {
   webgpu: $('webgpu-status'),
+  notice: $('page-notice'),
   preset: $<HTMLSelectElement>('preset'),
   presetDescription: $('preset-description'),
   quick: $<HTMLInputElement>('quick'),
@@ -51,6 +69,7 @@ const ui = {
   pause: $<HTMLButtonElement>('pause'),
   resume: $<HTMLButtonElement>('resume'),
   stop: $<HTMLButtonElement>('stop'),
+  copyLink: $<HTMLButtonElement>('copy-link'),
   progress: $<HTMLProgressElement>('progress'),
   status: $('run-status'),
   runError: $('run-error'),
@@ -61,6 +80,13 @@ const ui = {
   charts: $('charts'),
   results: $('results'),
   exportJson: $<HTMLButtonElement>('export-json'),
+  reportHtml: $<HTMLButtonElement>('report-html'),
+  reportZip: $<HTMLButtonElement>('report-zip'),
+  spread: $<HTMLSelectElement>('opt-spread'),
+  seeds: $<HTMLInputElement>('opt-seeds'),
+  xAxis: $<HTMLSelectElement>('opt-x'),
+  smooth: $<HTMLInputElement>('opt-smooth'),
+  smoothValue: $('opt-smooth-value'),
 };
 
 // ---- state ----
@@ -70,38 +96,74 @@ let adapter: AdapterReport | undefined;
 let engineReady = false;
 /** The validated spec as it would run (after --quick), or null while the draft is invalid. */
 let effective: ExperimentSpec | null = null;
-/** The experiment being run or last run, and its results so far. */
-let running: { spec: ExperimentSpec; results: RunResult[]; complete: boolean } | null = null;
+/** Problems of the draft, in a person's words. */
+let problems: string[] = [];
+
+/** The experiment being run or last run (or restored), and its results so far. */
+interface Experiment {
+  setup: Setup;
+  spec: ExperimentSpec;
+  results: RunResult[];
+  testEvals: Record<string, { step: number; accuracy: number }[]>;
+  phase: ResultsPhase;
+}
+let experiment: Experiment | null = null;
 let charts: LabCharts | null = null;
+let chartsFor = '';
 /** Whether the person has chosen a preset or edited a field (then the page stops choosing for them). */
 let touched = new URLSearchParams(location.search).has('preset');
-let chartsFor = '';
-const progress = { stepsDone: 0, stepsTotal: 0, runsDone: 0, runsTotal: 0 };
-/** Steps trained in this session and the time spent running them (for the ETA). */
-const pace = { trainedSteps: 0, activeMs: 0, since: 0, lastStepsDone: 0, current: '' };
+const progress = { stepsDone: 0, stepsTotal: 0, runsDone: 0, runsTotal: 0, stepsPerSecond: NaN, etaSeconds: NaN };
+const pace = new Pace();
+let current = '';
+/** Wall time of the experiment, paused time excluded (for "Done in ..."). */
+const clock = { activeMs: 0, since: 0 };
+const timing = { startedAt: NaN, finishedAt: NaN };
+let resolveLoaded!: () => void;
 
 const hook: LabHook = {
   state,
   charts: () => charts?.counts() ?? {},
-  results: () => running?.results ?? [],
+  results: () => experiment?.results ?? [],
   progress,
+  timing,
+  restored: 0,
+  loaded: new Promise((r) => (resolveLoaded = r)),
 };
 window.__lab = hook;
 
+const isBusy = (s: LabState) => s === 'running' || s === 'pausing' || s === 'paused' || s === 'stopping';
+
 function setState(s: LabState, error?: string): void {
-  if (state === 'running' && s !== 'running') pace.activeMs += performance.now() - pace.since;
-  if (s === 'running' && state !== 'running') pace.since = performance.now();
+  const now = performance.now();
+  if (state === 'running' && s !== 'running') clock.activeMs += now - clock.since;
+  if (s === 'running' && state !== 'running') clock.since = now;
+  pace.setRunning(s === 'running', now);
   state = s;
   hook.state = s;
   if (error !== undefined) hook.error = error;
   document.body.dataset.labState = s;
-  const busy = s === 'running' || s === 'pausing' || s === 'paused' || s === 'stopping';
+  const busy = isBusy(s);
   ui.run.disabled = busy || !engineReady || effective === null;
+  ui.run.textContent = continuable() ? `Continue (${continuable()} runs left)` : 'Run';
   ui.pause.disabled = s !== 'running';
   ui.resume.disabled = s !== 'paused';
   ui.stop.disabled = !(s === 'running' || s === 'paused');
   ui.preset.disabled = busy;
-  ui.exportJson.disabled = !running || running.results.length === 0 || busy;
+  const hasResults = !!experiment && experiment.results.length > 0 && !busy;
+  ui.exportJson.disabled = !hasResults;
+  ui.reportHtml.disabled = !hasResults;
+  ui.reportZip.disabled = !hasResults;
+}
+
+/**
+ * Runs left of a restored, unfinished experiment whose spec is the one the form would run now
+ * (0 otherwise): Run then continues it instead of starting over.
+ */
+function continuable(): number {
+  if (!experiment || experiment.phase === 'done' || isBusy(state) || !effective) return 0;
+  if (JSON.stringify(experiment.spec) !== JSON.stringify(effective)) return 0;
+  const expected = resolveCells(effective).length * effective.arms.length * effective.seeds.length;
+  return Math.max(0, expected - experiment.results.length);
 }
 
 // ---- the worker ----
@@ -121,7 +183,9 @@ const fashion = new FashionLoader(post, {
 function fail(message: string): void {
   console.error(`[lab] ${message}`);
   ui.runError.textContent = message;
+  timing.finishedAt = performance.now();
   setState('error', message);
+  showStatus();
 }
 
 worker?.addEventListener('error', (e) => fail(`The training worker failed: ${e.message || 'it could not be loaded'}`));
@@ -144,11 +208,13 @@ function onWorkerMessage(m: FromWorker): void {
         }
       }
       setState('ready');
+      showStatus();
       break;
     case 'unavailable':
       showWebGpuHelp(ui.webgpu, m.message, 'The lab');
       setAdapterBadge('no WebGPU');
       setState('unavailable');
+      showStatus();
       break;
     case 'progress':
       onProgress(m.progress);
@@ -161,12 +227,14 @@ function onWorkerMessage(m: FromWorker): void {
       break;
     case 'test-eval':
       charts?.onTestEval(m.run, m.step, m.accuracy);
+      if (experiment) (experiment.testEvals[m.run.key] ??= []).push({ step: m.step, accuracy: m.accuracy });
       break;
     case 'run-finished':
       charts?.onFinished(m.run, m.result);
-      if (running) {
-        running.results.push(m.result);
-        renderResults(ui.results, running.spec, running.results);
+      if (experiment) {
+        experiment.results.push(m.result);
+        showResults();
+        void keepExperiment();
       }
       break;
     case 'paused':
@@ -174,16 +242,19 @@ function onWorkerMessage(m: FromWorker): void {
       showStatus();
       break;
     case 'done':
-      if (running) {
-        running.results = m.results;
-        running.complete = !m.stopped;
-        renderResults(ui.results, running.spec, running.results);
+      timing.finishedAt = performance.now();
+      if (experiment) {
+        experiment.results = m.results;
+        experiment.phase = m.stopped ? 'stopped' : 'done';
+        showResults();
+        void keepExperiment();
       }
       void charts?.flush();
       setState(m.stopped ? 'stopped' : 'done');
       showStatus();
       break;
     case 'error':
+      if (experiment && experiment.phase === 'running') experiment.phase = 'stopped';
       fail(m.message);
       break;
   }
@@ -191,40 +262,67 @@ function onWorkerMessage(m: FromWorker): void {
 
 // ---- progress ----
 
-function duration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '—';
-  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
-  const m = Math.floor(seconds / 60);
-  if (m < 60) return `${m} min ${Math.round(seconds - 60 * m)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
 function onProgress(p: Extract<FromWorker, { type: 'progress' }>['progress']): void {
-  if (p.kind === 'step') pace.trainedSteps += Math.max(0, p.stepsDone - pace.lastStepsDone);
-  pace.lastStepsDone = p.stepsDone;
+  pace.onProgress(p, performance.now());
   Object.assign(progress, { stepsDone: p.stepsDone, stepsTotal: p.stepsTotal, runsDone: p.runsDone, runsTotal: p.runsTotal });
-  if (p.key && p.kind !== 'skip') pace.current = p.key;
-  if (p.kind === 'start' && p.resumedFrom) pace.current = `${p.key} (resumed at step ${p.resumedFrom})`;
+  if (p.key && p.kind !== 'skip') current = p.key;
+  if (p.kind === 'start' && p.resumedFrom) current = `${p.key} (resumed at step ${p.resumedFrom})`;
   showStatus(p.step, p.totalSteps);
 }
 
 function showStatus(step?: number, totalSteps?: number): void {
   const { stepsDone, stepsTotal, runsDone, runsTotal } = progress;
+  const now = performance.now();
   ui.progress.max = Math.max(1, stepsTotal);
   ui.progress.value = stepsDone;
-  const active = pace.activeMs + (state === 'running' ? performance.now() - pace.since : 0);
-  const rate = pace.trainedSteps / (active / 1000);
-  const eta = rate > 0 ? (stepsTotal - stepsDone) / rate : NaN;
-  const head =
-    state === 'done'
-      ? `Done: ${runsTotal} runs in ${duration(active / 1000)}.`
-      : state === 'stopped'
-        ? `Stopped after ${runsDone} of ${runsTotal} runs; the table shows the finished ones.`
-        : state === 'paused'
-          ? `Paused after step ${stepsDone} of ${stepsTotal} (a checkpoint was kept; Resume continues exactly there).`
-          : `Run ${Math.min(runsDone + 1, runsTotal)} of ${runsTotal}${pace.current ? ` · ${pace.current}` : ''}${step !== undefined && totalSteps ? ` · step ${step} / ${totalSteps}` : ''}.`;
-  const tail = state === 'running' && rate > 0 ? ` ${stepsDone} / ${stepsTotal} steps · ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(1)} steps/s · about ${duration(eta)} left.` : '';
-  ui.status.textContent = head + tail;
+  progress.stepsPerSecond = pace.rate(now);
+  progress.etaSeconds = state === 'running' ? pace.etaSeconds(now) : NaN;
+  const wallSeconds = (clock.activeMs + (state === 'running' ? now - clock.since : 0)) / 1000;
+  const fix = problems.length ? `Fix the settings before running: ${problems.length} problem${problems.length === 1 ? '' : 's'}, marked at ${problems.length === 1 ? 'its field' : 'their fields'}.` : '';
+  let text: string;
+  switch (state) {
+    case 'starting':
+      text = 'Starting WebGPU in the training worker…';
+      break;
+    case 'unavailable':
+      text = 'WebGPU is not available: see the notice above.';
+      break;
+    case 'ready':
+      text = fix || (hook.restored ? `Ready. ${restoredLine()}` : 'Ready.');
+      break;
+    case 'done':
+      text = `Done: ${runsTotal} runs in ${duration(wallSeconds)}.${fix ? ` ${fix}` : ''}`;
+      break;
+    case 'stopped':
+      text = `Stopped after ${runsDone} of ${runsTotal} runs; the results show the finished ones.${fix ? ` ${fix}` : ''}`;
+      break;
+    case 'paused':
+      text = `Paused after step ${stepsDone} of ${stepsTotal} (a checkpoint was kept; Resume continues exactly there).`;
+      break;
+    case 'pausing':
+      text = 'Pausing after the current step…';
+      break;
+    case 'stopping':
+      text = 'Stopping…';
+      break;
+    case 'error':
+      text = `Stopped by an error (below).${fix ? ` ${fix}` : ''}`;
+      break;
+    case 'running': {
+      const rate = progress.stepsPerSecond;
+      const head = `Run ${Math.min(runsDone + 1, runsTotal)} of ${runsTotal}${current ? ` · ${current}` : ''}${step !== undefined && totalSteps ? ` · step ${step} / ${totalSteps}` : ''}.`;
+      const tail = rate > 0 ? ` ${stepsDone} / ${stepsTotal} steps · ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(1)} steps/s · about ${duration(progress.etaSeconds)} left.` : '';
+      text = head + tail;
+      break;
+    }
+  }
+  ui.status.textContent = text;
+}
+
+function restoredLine(): string {
+  if (!experiment) return '';
+  const left = continuable();
+  return `Restored ${experiment.results.length} finished run${experiment.results.length === 1 ? '' : 's'} of ${experiment.spec.name} from this browser${left ? `; Continue trains the ${left} left` : ''}.`;
 }
 
 // ---- the spec ----
@@ -234,23 +332,27 @@ const form = new SpecForm(ui.form, () => {
   onDraftChange(true);
 });
 
+function currentSetup(): Setup {
+  return { draft: form.value, quick: ui.quick.checked, testCurve: ui.testCurve.checked };
+}
+
 function onDraftChange(fromForm: boolean): void {
   const draft = form.value;
   if (fromForm && document.activeElement !== ui.json) ui.json.value = JSON.stringify(draft, null, 2);
-  let problems: string[] = [];
+  let raw: string[] = [];
   try {
     const spec = validateSpec(structuredClone(draft));
     effective = ui.quick.checked ? quickSpec(spec) : spec;
   } catch (e) {
     effective = null;
-    problems = e instanceof SpecError ? e.problems : [(e as Error).message];
+    raw = e instanceof SpecError ? e.problems : [(e as Error).message];
   }
-  form.markProblems(problems);
+  problems = form.markProblems(raw);
   ui.problems.replaceChildren();
   if (problems.length) {
     const title = document.createElement('p');
     title.style.margin = '0 0 .3rem';
-    title.textContent = 'The settings need fixing before a run:';
+    title.textContent = 'The settings need fixing before a run (each problem is also shown at its field):';
     const ul = document.createElement('ul');
     for (const p of problems) {
       const li = document.createElement('li');
@@ -260,7 +362,12 @@ function onDraftChange(fromForm: boolean): void {
     ui.problems.append(title, ul);
   }
   ui.summary.textContent = effective ? planSummary(effective) : '';
+  // The URL holds the setup, so the address bar is always a link that reproduces it.
+  const setup = currentSetup();
+  history.replaceState(null, '', `${location.pathname}${location.search}#${encodeSetup(setup)}`);
+  void saveSettings(setup);
   setState(state);
+  showStatus();
 }
 
 function planSummary(spec: ExperimentSpec): string {
@@ -277,52 +384,102 @@ function planSummary(spec: ExperimentSpec): string {
   return `${ui.quick.checked ? 'Quick variant: ' : ''}${parts.join(' · ')}.`;
 }
 
-function loadPreset(name: string): void {
-  const entry = presetEntry(name) ?? PRESET_ENTRIES[0];
-  const draft = entry.spec() as Draft;
+function applySetup(setup: Setup): void {
+  ui.quick.checked = setup.quick;
+  ui.testCurve.checked = setup.testCurve;
+  const draft = setup.draft;
   ui.presetDescription.textContent = typeof draft.description === 'string' ? draft.description : '';
+  const preset = PRESET_ENTRIES.find((p) => p.name === draft.name);
+  if (preset) ui.preset.value = preset.name;
   form.set(draft);
   ui.json.value = JSON.stringify(draft, null, 2);
   ui.jsonError.textContent = '';
   onDraftChange(false);
+}
+
+function loadPreset(name: string): void {
+  const entry = presetEntry(name) ?? PRESET_ENTRIES[0];
+  applySetup({ draft: entry.spec() as Draft, quick: ui.quick.checked, testCurve: ui.testCurve.checked });
   void showCharts();
 }
 
-/** Empty charts for the spec about to run (or the one shown), so the layout is there from the start. */
-async function showCharts(): Promise<void> {
-  const spec = effective;
-  if (!spec || state === 'running' || state === 'paused') return;
-  const key = JSON.stringify([spec.name, spec.arms.map((a) => a.name), spec.cells?.length ?? 0, !!spec.metrics, spec.metrics?.directions]);
-  if (key === chartsFor && charts) return;
-  chartsFor = key;
-  charts?.dispose();
-  charts = null;
-  charts = await LabCharts.create(ui.charts, spec);
+// ---- charts ----
+
+function viewFromControls(): ViewOptions {
+  return {
+    spread: ui.spread.value as ViewOptions['spread'],
+    seeds: ui.seeds.checked,
+    x: ui.xAxis.value as ViewOptions['x'],
+    smoothing: Number(ui.smooth.value),
+    log: charts?.options.log ?? new Set(DEFAULT_VIEW.log),
+  };
 }
 
-for (const entry of PRESET_ENTRIES) {
-  const o = document.createElement('option');
-  o.value = entry.name;
-  o.textContent = entry.label;
-  ui.preset.append(o);
+/** Title and settings printed on exported charts. */
+function caption(spec: ExperimentSpec, quick: boolean): (title: string) => ChartCaption {
+  return (title) => {
+    const x = experiment?.spec === spec ? experiment : null;
+    const arms = spec.arms.map((a) => `${a.name} (${a.mode}${a.mode !== 'none' ? ` p=${a.p ?? 0}` : ''}${a.cutoffEpochs !== undefined ? `, cutoff ${a.cutoffEpochs} ep` : ''})`).join(', ');
+    const runs = x ? `${x.results.length} of ${resolveCells(spec).length * spec.arms.length * spec.seeds.length} runs finished` : 'no runs yet';
+    return {
+      title,
+      lines: [
+        `${spec.name}${quick ? ' (quick variant)' : ''}: ${describeModel(spec.model)}; ${describeData(spec.data)}${spec.cells?.length ? `; cells ${spec.cells.map((c) => c.name).join(', ')}` : ''}`,
+        `${spec.epochs} epochs, batch ${spec.batchSize}, lr ${spec.lr}, weight decay ${spec.weightDecay}, warmup ${spec.warmupEpochs}, label smoothing ${spec.labelSmoothing}; seeds ${spec.seeds.join(', ')}`,
+        `modes: ${arms}`,
+        `${runs} · ${experiment?.results[0]?.adapter ?? adapter?.description ?? 'WebGPU'} · wgtrain lab, ${new Date().toISOString().slice(0, 10)}`,
+      ],
+    };
+  };
 }
-ui.preset.addEventListener('change', () => {
-  touched = true;
-  loadPreset(ui.preset.value);
-});
-ui.quick.addEventListener('change', () => onDraftChange(false));
-ui.applyJson.addEventListener('click', () => {
-  try {
-    const draft = JSON.parse(ui.json.value) as unknown;
-    if (draft === null || typeof draft !== 'object' || Array.isArray(draft)) throw new Error('the spec must be a JSON object');
-    ui.jsonError.textContent = '';
-    touched = true;
-    form.set(draft as Draft);
-    onDraftChange(false);
-  } catch (e) {
-    ui.jsonError.textContent = `Not applied: ${(e as Error).message}`;
-  }
-});
+
+/** Empty charts for the spec about to run (or the one shown), so the layout is there from the start. */
+async function showCharts(spec = effective, force = false): Promise<void> {
+  // Charts of an experiment with runs stay until the next Run.
+  if (!spec || (!force && (isBusy(state) || (experiment && experiment.results.length > 0)))) return;
+  const key = JSON.stringify(spec);
+  if (key === chartsFor && charts && !force) return;
+  chartsFor = key;
+  const view = viewFromControls();
+  charts?.dispose();
+  charts = null;
+  charts = await LabCharts.create(ui.charts, spec, view, caption(spec, ui.quick.checked));
+}
+
+function onViewChange(): void {
+  ui.smoothValue.textContent = ui.smooth.value;
+  void charts?.setOptions(viewFromControls());
+}
+ui.spread.addEventListener('change', onViewChange);
+ui.seeds.addEventListener('change', onViewChange);
+ui.xAxis.addEventListener('change', onViewChange);
+ui.smooth.addEventListener('input', onViewChange);
+
+// ---- results ----
+
+
+function showResults(): void {
+  if (!experiment) return;
+  const a = renderResults(ui.results, experiment.spec, experiment.results, experiment.phase);
+  hook.analysis = a;
+  charts?.setAnalysis(a);
+  setState(state);
+}
+
+function keepExperiment(): Promise<unknown> {
+  if (!experiment) return Promise.resolve();
+  const x: SavedExperiment = {
+    version: 1,
+    setup: experiment.setup,
+    spec: experiment.spec,
+    results: experiment.results,
+    testEvals: experiment.testEvals,
+    phase: experiment.phase === 'running' ? 'running' : experiment.phase,
+    adapter,
+    savedAt: new Date().toISOString(),
+  };
+  return saveExperiment(x);
+}
 
 // ---- run controls ----
 
@@ -340,68 +497,190 @@ async function run(): Promise<void> {
       return;
     }
   }
-  chartsFor = '';
-  await showCharts();
-  running = { spec, results: [], complete: false };
-  renderResults(ui.results, spec, []);
-  Object.assign(progress, { stepsDone: 0, stepsTotal: 0, runsDone: 0, runsTotal: 0 });
-  Object.assign(pace, { trainedSteps: 0, activeMs: 0, lastStepsDone: 0, current: '' });
+  // A restored experiment with runs left continues; anything else starts afresh.
+  const previous = continuable() > 0 && experiment ? experiment.results : [];
+  const testEvals = previous.length && experiment ? experiment.testEvals : {};
+  experiment = { setup: structuredClone(currentSetup()), spec, results: [...previous], testEvals, phase: 'running' };
+  await showCharts(spec, true);
+  for (const r of previous) charts?.replay(parseRunKey(runKey(r)), r, testEvals[runKey(r)]);
+  showResults();
+  void keepExperiment();
+  Object.assign(progress, { stepsDone: 0, stepsTotal: 0, runsDone: 0, runsTotal: 0, stepsPerSecond: NaN, etaSeconds: NaN });
+  pace.reset();
+  current = '';
+  clock.activeMs = 0;
+  timing.startedAt = performance.now();
+  timing.finishedAt = NaN;
+  hook.restored = 0;
   setState('running');
   ui.status.textContent = 'Starting (compiling kernels)…';
-  post({ type: 'run', spec, options: { testCurve: ui.testCurve.checked } });
+  post({ type: 'run', spec, options: { testCurve: ui.testCurve.checked }, previous });
 }
 
 ui.run.addEventListener('click', () => void run());
 ui.pause.addEventListener('click', () => {
   setState('pausing');
-  ui.status.textContent = 'Pausing after the current step…';
+  showStatus();
   post({ type: 'pause' });
 });
 ui.resume.addEventListener('click', () => {
   setState('running');
+  ui.status.textContent = `Resuming at step ${progress.stepsDone} of ${progress.stepsTotal} from the checkpoint…`;
   post({ type: 'resume' });
 });
 ui.stop.addEventListener('click', () => {
   setState('stopping');
-  ui.status.textContent = 'Stopping…';
+  showStatus();
   post({ type: 'stop' });
 });
 
+// Leaving a running page loses the run in progress (finished runs are kept): ask first.
+window.addEventListener('beforeunload', (e) => {
+  if (!isBusy(state)) return;
+  e.preventDefault();
+  e.returnValue = '';
+});
+
+// ---- exports ----
+
+function reportInput() {
+  const x = experiment!;
+  return { spec: x.spec, results: x.results, adapter: x.results[0]?.adapter ?? 'unknown adapter', quick: x.setup.quick };
+}
+
 ui.exportJson.addEventListener('click', () => {
-  if (!running) return;
+  if (!experiment) return;
   const file = {
     format: 'wgtrain-lab-results',
     version: 1,
     exportedAt: new Date().toISOString(),
     adapter: adapter ?? null,
-    complete: running.complete,
-    spec: running.spec,
+    complete: experiment.phase === 'done',
+    spec: experiment.spec,
     /** One RunResult per finished run: the lines of the headless runner's results.jsonl. */
-    results: running.results,
+    results: experiment.results,
   };
-  downloadText(`${running.spec.name}-results.json`, JSON.stringify(file, null, 2));
+  downloadText(`${experiment.spec.name}-results.json`, JSON.stringify(file, null, 2));
+});
+
+ui.reportHtml.addEventListener('click', async () => {
+  if (!experiment) return;
+  const input = reportInput();
+  const rendered = await renderLabReport(input);
+  downloadText(`${input.spec.name}-report.html`, reportHtml(`Experiment report: ${input.spec.name}`, rendered), 'text/html');
+});
+
+ui.reportZip.addEventListener('click', async () => {
+  if (!experiment) return;
+  const input = reportInput();
+  const rendered = await renderLabReport(input);
+  downloadBytes(`${input.spec.name}-report.zip`, reportZip(input.spec.name, rendered), 'application/zip');
+});
+
+ui.copyLink.addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    ui.copyLink.textContent = 'Link copied';
+  } catch {
+    // No clipboard permission: the address bar has the same link.
+    ui.copyLink.textContent = 'Copy it from the address bar';
+  }
+  setTimeout(() => (ui.copyLink.textContent = 'Copy link to this setup'), 2500);
+});
+
+// ---- the spec controls ----
+
+for (const entry of PRESET_ENTRIES) {
+  const o = document.createElement('option');
+  o.value = entry.name;
+  o.textContent = entry.label;
+  ui.preset.append(o);
+}
+ui.preset.addEventListener('change', () => {
+  touched = true;
+  loadPreset(ui.preset.value);
+});
+ui.quick.addEventListener('change', () => {
+  onDraftChange(false);
+  void showCharts();
+});
+ui.testCurve.addEventListener('change', () => onDraftChange(false));
+ui.applyJson.addEventListener('click', () => {
+  try {
+    const draft = JSON.parse(ui.json.value) as unknown;
+    if (draft === null || typeof draft !== 'object' || Array.isArray(draft)) throw new Error('the spec must be a JSON object');
+    ui.jsonError.textContent = '';
+    touched = true;
+    form.set(draft as Draft);
+    onDraftChange(false);
+    void showCharts();
+  } catch (e) {
+    ui.jsonError.textContent = `Not applied: ${(e as Error).message}`;
+  }
 });
 
 // ---- start ----
 
-// On a phone the settings start folded: the preset, the run controls and the charts come first.
-if (window.matchMedia('(max-width: 700px)').matches) (document.getElementById('settings') as HTMLDetailsElement).open = false;
-
-const missing = webGpuMissing();
-const initialPreset = new URLSearchParams(location.search).get('preset');
-if (initialPreset && presetEntry(initialPreset)) ui.preset.value = initialPreset;
-loadPreset(ui.preset.value || 'demo');
-if (missing) {
-  showWebGpuHelp(ui.webgpu, missing, 'The lab');
-  setAdapterBadge('no WebGPU');
-  setState('unavailable');
-} else {
-  ui.status.textContent = 'Starting WebGPU in the training worker…';
-  post({ type: 'init' });
-  worker?.addEventListener('message', function ready(e: MessageEvent<FromWorker>) {
-    if (e.data.type === 'ready') {
-      ui.status.textContent = 'Ready.';
-      worker.removeEventListener('message', ready);
-    }
-  });
+/** The setup to show: the link's, else the one kept in this browser, else a preset. */
+async function initialSetup(): Promise<Setup | null> {
+  const fromLink = decodeSetup(location.hash);
+  if (fromLink && 'error' in fromLink) {
+    ui.notice.textContent = fromLink.error;
+  } else if (fromLink) {
+    touched = true;
+    return fromLink;
+  }
+  const query = new URLSearchParams(location.search).get('preset');
+  if (query && presetEntry(query)) return null;
+  const kept = await loadSettings();
+  if (kept) touched = true;
+  return kept ?? null;
 }
+
+/** The last experiment kept in this browser: its charts, results and what is left of it. */
+async function restoreExperiment(): Promise<void> {
+  const saved = await loadExperiment();
+  if (!saved || saved.version !== 1 || saved.results.length === 0) return;
+  experiment = {
+    setup: saved.setup,
+    spec: saved.spec,
+    results: saved.results,
+    testEvals: saved.testEvals ?? {},
+    // A page that went away mid-run left its finished runs; the rest were not trained.
+    phase: saved.phase === 'running' ? 'stopped' : saved.phase,
+  };
+  hook.restored = saved.results.length;
+  await showCharts(saved.spec, true);
+  for (const r of saved.results) charts?.replay(parseRunKey(runKey(r)), r, experiment.testEvals[runKey(r)]);
+  showResults();
+  await charts?.flush();
+}
+
+async function start(): Promise<void> {
+  // On a phone the settings start folded: the preset, the run controls and the charts come first.
+  if (window.matchMedia('(max-width: 700px)').matches) (document.getElementById('settings') as HTMLDetailsElement).open = false;
+  const setup = await initialSetup();
+  if (setup) applySetup(setup);
+  else {
+    const preset = new URLSearchParams(location.search).get('preset');
+    if (preset && presetEntry(preset)) ui.preset.value = preset;
+    loadPreset(ui.preset.value || 'demo');
+  }
+  await restoreExperiment();
+  if (!experiment) await showCharts();
+  const problem = storageProblem();
+  if (problem) ui.notice.textContent = `This browser does not let the page keep anything (IndexedDB: ${problem}): export your results before closing the tab.`;
+  const missing = webGpuMissing();
+  if (missing) {
+    showWebGpuHelp(ui.webgpu, missing, 'The lab');
+    setAdapterBadge('no WebGPU');
+    setState('unavailable');
+  } else {
+    post({ type: 'init' });
+  }
+  setState(state);
+  showStatus();
+  resolveLoaded();
+}
+
+void start();

@@ -20,7 +20,8 @@ export type ToWorker =
   | { type: 'fashion-files'; files: { key: FashionFileKey; name: string; bytes: ArrayBuffer }[] }
   /** Fetch the four files from a URL directory (the dev server's /datasets/fashion-mnist/). */
   | { type: 'fashion-url'; url: string }
-  | { type: 'run'; spec: ExperimentSpec; options: RunOptions }
+  /** `previous`: runs of this spec finished earlier (kept across a reload); they are not trained again. */
+  | { type: 'run'; spec: ExperimentSpec; options: RunOptions; previous?: RunResult[] }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' };

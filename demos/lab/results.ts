@@ -2,144 +2,149 @@
  * The results on the lab page: the headless report's analysis (analyzeExperiment in
  * src/lab/experiment/report.ts: mean ± std over seeds, paired differences to the no-dropout mode
  * with 95% confidence intervals, seeds that improved, the regime test, the claim verdicts) laid out
- * as HTML tables. Only the layout is here; every number comes from the report module.
+ * as HTML tables that fit their box: intervals go under their estimate, and on a phone each row
+ * becomes a card of label / value lines (style.css, table.stack). Only the layout is here; every
+ * number comes from the report module.
  */
-import { analyzeExperiment, formatDelta, formatNumber, formatValue, type ArmAnalysis, type CellAnalysis, type ExperimentAnalysis, type Measure } from '../../src/lab/experiment/report.js';
-import type { MeanInterval, PairedComparison } from '../../src/lab/experiment/stats.js';
+import { analyzeExperiment, type ArmAnalysis, type CellAnalysis, type ExperimentAnalysis, type Measure } from '../../src/lab/experiment/report.js';
+import { formatBounds, formatDelta, formatLevel, formatP, meanStd } from '../../src/lab/experiment/format.js';
+import { meanConfidenceInterval, type PairedComparison } from '../../src/lab/experiment/stats.js';
 import type { ExperimentSpec, RunResult } from '../../src/lab/experiment/types.js';
+import { h } from '../shared/dom.js';
+import { claimsList, paperSide } from './claims.js';
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
+/** Where the experiment stands, for the sentence above the tables. */
+export type ResultsPhase = 'running' | 'stopped' | 'done';
+
+/** The paired difference, with its confidence interval on a line of its own. */
+function delta(m: Measure, c: PairedComparison | undefined): (Node | string)[] {
+  if (!c) return ['—'];
+  if (c.n === 0) return ['no paired seeds'];
+  return [formatDelta(m, c.mean), ' ', h('span', { class: 'ci' }, formatBounds(m, c))];
+}
+
+/** A table whose cells carry their column's label (the phone layout prints it beside the value). */
+function stackTable(className: string, head: string[], rows: { attrs?: Record<string, string>; cells: (Node | string)[][] }[]): HTMLElement {
+  const table = h('table', { class: `${className} stack` }, h('thead', {}, h('tr', {}, ...head.map((t, i) => h('th', i === 0 ? {} : { class: 'num' }, t)))));
+  const body = h('tbody');
+  for (const r of rows) {
+    body.append(h('tr', r.attrs ?? {}, ...r.cells.map((content, i) => h('td', { ...(i === 0 ? { class: 'name' } : { class: 'num' }), 'data-label': head[i] }, ...content))));
   }
-  e.append(...children);
-  return e;
+  table.append(body);
+  return h('div', { class: 'table-wrap' }, table);
 }
 
-/** mean ± std (accuracy in %), as in the report's tables. */
-function meanStd(m: Measure, ci: MeanInterval): string {
-  if (ci.n === 0) return '—';
-  if (ci.n < 2) return `${formatValue(m, ci.mean)} (1 seed)`;
-  const std = m === 'testAccuracy' ? (100 * ci.std).toFixed(2) : formatNumber(ci.std, 3);
-  return `${formatValue(m, ci.mean)} ± ${std}`;
-}
-
-/** The paired difference with its 95% CI ("−0.012 [−0.020, −0.004]"). */
-function delta(m: Measure, c: PairedComparison | undefined): string {
-  if (!c) return '—';
-  if (c.n === 0) return 'no paired seeds';
-  const d = formatDelta(m, c.mean);
-  if (c.n < 2) return `${d} (1 seed, no CI)`;
-  if (!Number.isFinite(c.lo) || !Number.isFinite(c.hi)) return `${d} (no CI)`;
-  const bound = (x: number) => (m === 'testAccuracy' ? `${x > 0 ? '+' : ''}${(100 * x).toFixed(2)}` : `${x > 0 ? '+' : ''}${formatNumber(x, 3)}`);
-  return `${d} [${bound(c.lo)}, ${bound(c.hi)}]`;
-}
-
-/** Markdown emphasis of the report's sentences (**bold**, *italic*) as elements; everything else is text. */
-function richText(md: string): Node[] {
-  const out: Node[] = [];
-  const re = /\*\*(.+?)\*\*|\*(.+?)\*/g;
-  let at = 0;
-  for (let m = re.exec(md); m; m = re.exec(md)) {
-    if (m.index > at) out.push(document.createTextNode(md.slice(at, m.index)));
-    out.push(m[1] !== undefined ? h('strong', {}, m[1]) : h('em', {}, m[2]));
-    at = m.index + m[0].length;
-  }
-  if (at < md.length) out.push(document.createTextNode(md.slice(at)));
-  return out;
-}
-
-function armRow(cell: CellAnalysis, x: ArmAnalysis): HTMLTableRowElement {
+function armRow(cell: CellAnalysis, x: ArmAnalysis): { attrs: Record<string, string>; cells: (Node | string)[][] } {
   const isBase = x.arm.name === cell.baseline;
   const v = x.vsBaseline;
-  const td = (text: string, num = true) => h('td', num ? { class: 'num' } : {}, text);
-  const row = h(
-    'tr',
-    { 'data-arm': x.arm.name },
-    td(x.arm.name, false),
-    td(String(x.runs.length)),
-    td(meanStd('finalTrainLoss', x.finalTrainLoss)),
-    td(meanStd('testAccuracy', x.testAccuracy)),
-    td(isBase ? 'baseline' : delta('finalTrainLoss', v?.finalTrainLoss)),
-    td(isBase ? 'baseline' : delta('testAccuracy', v?.testAccuracy)),
-    td(isBase || !v ? '—' : `${v.finalTrainLoss.improved}/${v.finalTrainLoss.n}`),
-    td(isBase || !v ? '—' : `${v.testAccuracy.improved}/${v.testAccuracy.n}`),
-  );
-  return row;
+  return {
+    attrs: { 'data-arm': x.arm.name },
+    cells: [
+      [x.arm.name],
+      [String(x.runs.length)],
+      [meanStd('finalTrainLoss', x.finalTrainLoss)],
+      [meanStd('testAccuracy', x.testAccuracy)],
+      isBase ? ['baseline'] : delta('finalTrainLoss', v?.finalTrainLoss),
+      isBase ? ['baseline'] : delta('testAccuracy', v?.testAccuracy),
+      [isBase || !v ? '—' : `${v.finalTrainLoss.improved}/${v.finalTrainLoss.n}`],
+      [isBase || !v ? '—' : `${v.testAccuracy.improved}/${v.testAccuracy.n}`],
+    ],
+  };
 }
 
-const WINDOW_LABELS = { gdv: 'GDV', gde: 'GDE', bias2: 'bias²', variance: 'variance', gradNorm: 'gradient norm', distance: 'distance' } as const;
+const WINDOW_LABELS = { gdv: 'GDV', gde: 'GDE', bias2: 'bias²', variance: 'variance', gdvDropoutOn: 'GDV, dropout on', gdeDropoutOn: 'GDE, dropout on', gradNorm: 'gradient norm', distance: 'distance' } as const;
 
 function cellBlock(a: ExperimentAnalysis, cell: CellAnalysis): HTMLElement {
   const block = h('div', { 'data-cell': cell.name });
   if (a.cells.length > 1 || a.spec.cells?.length) block.append(h('h3', {}, `Cell ${cell.name}`));
   const base = cell.baseline ?? 'none';
-  const head = ['mode', 'seeds', 'final train loss (mean ± std)', 'test accuracy (mean ± std)', `Δ train loss vs ${base} [95% CI]`, `Δ test acc vs ${base} [95% CI]`, 'seeds with lower loss', 'seeds with higher acc'];
-  const table = h('table', { class: 'results' }, h('thead', {}, h('tr', {}, ...head.map((t, i) => h('th', i === 0 ? {} : { class: 'num' }, t)))));
-  const body = h('tbody');
-  for (const x of cell.arms) body.append(armRow(cell, x));
-  table.append(body);
-  block.append(h('div', { class: 'table-wrap' }, table));
+  const level = formatLevel(1 - a.alpha);
+  const head = ['mode', 'seeds', 'final train loss (mean ± std)', 'test accuracy (mean ± std)', `Δ train loss vs ${base} [${level} CI]`, `Δ test acc vs ${base} [${level} CI]`, 'seeds with lower loss', 'seeds with higher acc'];
+  block.append(
+    stackTable(
+      'results',
+      head,
+      cell.arms.map((x) => armRow(cell, x)),
+    ),
+  );
   if (!cell.baseline) block.append(h('p', { class: 'small muted' }, 'No mode is “none”, so there are no paired differences.'));
-  if (cell.regime) {
+  const premise = a.premises.find((p) => p.cell === cell.name);
+  if (premise) block.append(premiseBlock(premise, base));
+  else if (cell.regime) {
     const r = cell.regime;
     block.append(h('p', { class: 'small' }, h('strong', {}, 'Regime test '), `(${r.arm} − ${base}): `, h('strong', {}, r.regime), ` — ${r.reason}.`));
   }
+  const lr = a.lrChecks.find((c) => c.cell === cell.name);
+  if (lr) block.append(lrBlock(lr));
   const keys = (Object.keys(WINDOW_LABELS) as (keyof typeof WINDOW_LABELS)[]).filter((k) => cell.arms.some((x) => x.window[k]));
   if (cell.window && keys.length > 0) {
-    block.append(h('p', { class: 'small muted' }, `Analysis metrics over the early window (${cell.window.source}), mean ± std over seeds:`));
-    const t = h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'mode'), ...keys.map((k) => h('th', { class: 'num' }, WINDOW_LABELS[k])))));
-    const tb = h('tbody');
-    for (const x of cell.arms.filter((x) => x.runs.length > 0)) {
-      tb.append(
-        h(
-          'tr',
-          {},
-          h('td', {}, x.arm.name),
+    block.append(h('p', { class: 'small muted' }, `Analysis metrics per run, then mean ± std over seeds: GDV, GDE, bias², variance over the early window (${cell.window.source}); gradient norm and distance averaged over the whole run.`));
+    const rows = cell.arms
+      .filter((x) => x.runs.length > 0)
+      .map((x) => ({
+        cells: [
+          [x.arm.name],
           ...keys.map((k) => {
             const vals = [...(x.window[k]?.values() ?? [])];
-            if (vals.length === 0) return h('td', { class: 'num' }, '—');
-            const mean = vals.reduce((s, v) => s + v, 0) / vals.length;
-            const std = vals.length > 1 ? Math.sqrt(vals.reduce((s, v) => s + (v - mean) ** 2, 0) / (vals.length - 1)) : NaN;
-            return h('td', { class: 'num' }, vals.length > 1 ? `${formatNumber(mean, 4)} ± ${formatNumber(std, 2)}` : formatNumber(mean, 4));
+            return [vals.length ? meanStd(k, meanConfidenceInterval(vals)) : '—'];
           }),
-        ),
-      );
-    }
-    t.append(tb);
-    block.append(h('div', { class: 'table-wrap' }, t));
+        ],
+      }));
+    block.append(stackTable('window', ['mode', ...keys.map((k) => WINDOW_LABELS[k])], rows));
   }
   return block;
 }
 
+/** The regime premise of the cell, checked on this experiment's own seeds, beside the paper's numbers. */
+function premiseBlock(p: ExperimentAnalysis['premises'][number], base: string): HTMLElement {
+  const words = { holds: 'holds', 'not established': 'NOT established', 'not checked': 'not checked (no standard arm)' }[p.status];
+  const box = h('div', { class: 'premise small', 'data-premise': p.status });
+  const line = h('p', { style: 'margin:.4rem 0 .2rem' }, h('strong', {}, 'Premise check '), `(a check, not a finding): the claims here are about ${p.needed} models; on these seeds the premise `, h('strong', {}, words));
+  if (p.regime) {
+    const r = p.regime;
+    line.append(
+      ` — regime test ${r.arm} − ${base}: Δ test acc ${formatDelta('testAccuracy', r.dTestAcc.mean)} ${formatBounds('testAccuracy', r.dTestAcc)} (p = ${formatP(r.dTestAcc.pDifference)}), Δ train loss ${formatDelta('finalTrainLoss', r.dTrainLoss.mean)} ${formatBounds('finalTrainLoss', r.dTrainLoss)} (p = ${formatP(r.dTrainLoss.pDifference)}): ${r.regime}, ${r.reason}.`,
+    );
+  } else line.append('.');
+  box.append(line, paperSide('premise'));
+  return box;
+}
+
+/** The baseline learning-rate check: is the no-dropout arm's LR within the margin of the best one tried. */
+function lrBlock(c: ExperimentAnalysis['lrChecks'][number]): HTMLElement {
+  const words = { ok: 'the baseline learning rate is within the margin of the others tried', mistuned: 'the baseline looks MISTUNED: another learning rate does better beyond the margin', unclear: 'unclear with these seeds' }[c.status];
+  const arms = c.arms.map((x) => `lr ${x.lr}: Δ train loss ${formatDelta('finalTrainLoss', x.finalTrainLoss.test.mean)} (${x.finalTrainLoss.outcome}), Δ test acc ${formatDelta('testAccuracy', x.testAccuracy.test.mean)} (${x.testAccuracy.outcome})`);
+  return h('p', { class: 'small', 'data-lr-check': c.status }, h('strong', {}, 'Baseline LR check '), `(baseline lr ${c.baselineLr}): ${words}${arms.length ? ` — ${arms.join('; ')}` : ''}.`);
+}
+
 function claimsBlock(a: ExperimentAnalysis): HTMLElement {
-  const list = h('ol', { class: 'claims' });
-  for (const c of a.claims) {
-    const li = h('li', { 'data-claim': c.id }, h('em', {}, c.statement), ' — ', h('span', { class: `verdict ${c.status.replace(/\s+/g, '-')}` }, c.summary), '.');
-    if (c.lines.length) {
-      const ul = h('ul');
-      for (const l of c.lines) ul.append(h('li', {}, ...richText(l)));
-      li.append(ul);
-    }
-    list.append(li);
-  }
   return h(
     'div',
     {},
     h('h3', {}, 'What this run says about the paper’s claims'),
-    h('p', { class: 'small muted' }, 'Judged only from these numbers with the headless report’s fixed rules: reproduced when the 95% CI of the mean paired difference lies on the predicted side of 0, contradicted when it lies on the other side, inconclusive when it contains 0 (or with fewer than 2 seeds).'),
-    list,
+    h(
+      'p',
+      { class: 'small muted' },
+      `Judged only from these numbers with the headless report’s rules, fixed in advance (npm run lab, docs/paper.md): reproduced when the ${formatLevel(1 - a.alpha)} CI of the mean paired difference lies on the paper’s side of 0, contradicted when it lies on the other side, no effect beyond the margin when the equivalence test (TOST) against the pre-registered margin passes, inconclusive otherwise; p-values are Holm-adjusted over the ${a.family.size} judged comparison${a.family.size === 1 ? '' : 's'}. Beside each claim: what the paper reports.`,
+    ),
+    claimsList(a),
   );
 }
 
-/** Replaces `target`'s content with the results so far; returns the analysis. */
-export function renderResults(target: HTMLElement, spec: ExperimentSpec, results: readonly RunResult[]): ExperimentAnalysis {
-  const a = analyzeExperiment(spec, results);
-  const parts: Node[] = [];
+/** The sentence above the tables: how many runs finished, and what became of the others. */
+function progressLine(a: ExperimentAnalysis, phase: ResultsPhase): string {
   const missing = a.missingRuns.length;
-  parts.push(h('p', { class: 'small muted' }, `${a.runs.length} of ${a.expectedRuns} runs finished${missing ? `; ${missing} still to come (comparisons use the seeds present in both modes)` : ''}.`));
+  const head = `${a.runs.length} of ${a.expectedRuns} runs finished`;
+  if (!missing) return `${head}.`;
+  const compared = 'comparisons use the seeds present in both modes';
+  if (phase === 'stopped') return `${head}; the experiment was stopped, so ${missing} run${missing === 1 ? ' was' : 's were'} not trained (${compared}).`;
+  return `${head}; ${missing} still to come (${compared}).`;
+}
+
+/** Replaces `target`'s content with the results so far; returns the analysis. */
+export function renderResults(target: HTMLElement, spec: ExperimentSpec, results: readonly RunResult[], phase: ResultsPhase): ExperimentAnalysis {
+  const a = analyzeExperiment(spec, results);
+  const parts: Node[] = [h('p', { class: 'small muted', id: 'results-progress' }, progressLine(a, phase))];
   for (const cell of a.cells) parts.push(cellBlock(a, cell));
   if (a.cells.length === 0) parts.push(h('p', {}, 'No finished runs yet.'));
   else parts.push(claimsBlock(a));

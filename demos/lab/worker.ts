@@ -16,7 +16,7 @@
 import { init, WebGPUUnavailableError } from '../../src/index.js';
 import { measure as analysisMeasure } from '../../src/lab/analysis.js';
 import type { ImageClassificationDataset } from '../../src/lab/data/dataset.js';
-import { decodeIdx } from '../../src/lab/data/idx.js';
+import { decodeIdx, type IdxArray } from '../../src/lab/data/idx.js';
 import { fashionMnistFromBytes, fetchFashionMnist } from '../../src/lab/data/fashion-mnist.js';
 import { adapterReport } from '../../src/runtime/engine.js';
 import { DataCache, type FashionMnistSource } from '../../src/lab/experiment/build.js';
@@ -43,22 +43,37 @@ const IDX_KIND: Record<FashionFileKey, 'images' | 'labels'> = {
   testImages: 'images',
   testLabels: 'labels',
 };
-const fashionBytes: Partial<Record<FashionFileKey, Uint8Array>> = {};
+/** Each file's decompressed IDX bytes, once its own checks passed (header, sizes). */
+const fashionRaw: Partial<Record<FashionFileKey, Uint8Array>> = {};
 let fashion: ImageClassificationDataset | null = null;
+
+/**
+ * The decoded array as raw IDX bytes (header and data, no gzip): assembling the data set from
+ * these only parses the header again, so each dropped file is decompressed once, here.
+ */
+function rawIdx(idx: IdxArray): Uint8Array {
+  const header = 4 + 4 * idx.dims.length;
+  const out = new Uint8Array(header + idx.data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, idx.magic, false);
+  idx.dims.forEach((d, k) => view.setUint32(4 + 4 * k, d, false));
+  out.set(idx.data, header);
+  return out;
+}
 
 async function addFashionFiles(files: { key: FashionFileKey; name: string; bytes: ArrayBuffer }[]): Promise<void> {
   for (const f of files) {
     try {
       // The loader's own checks (gzip, magic number, sizes), file by file, so a bad file is named at once.
       const idx = await decodeIdx(f.bytes, f.name, IDX_KIND[f.key]);
-      fashionBytes[f.key] = new Uint8Array(f.bytes);
+      fashionRaw[f.key] = rawIdx(idx);
       post({ type: 'fashion-file', key: f.key, name: f.name, ok: true, summary: idx.dims.join(' × ') });
     } catch (e) {
-      delete fashionBytes[f.key];
+      delete fashionRaw[f.key];
       post({ type: 'fashion-file', key: f.key, name: f.name, ok: false, message: messageOf(e) });
     }
   }
-  const { trainImages, trainLabels, testImages, testLabels } = fashionBytes;
+  const { trainImages, trainLabels, testImages, testLabels } = fashionRaw;
   if (!trainImages || !trainLabels || !testImages || !testLabels) return;
   try {
     fashion = await fashionMnistFromBytes({ trainImages, trainLabels, testImages, testLabels });
@@ -222,6 +237,8 @@ async function handle(m: ToWorker): Promise<void> {
         lastStepPost: 0,
       };
       experiment = x;
+      // Runs finished before a reload: the runner skips the runs already in results.jsonl.
+      if (m.previous?.length) await x.store.write(RESULTS_FILE, m.previous.map((r) => JSON.stringify(r) + '\n').join(''));
       return start(x);
     }
     case 'pause':

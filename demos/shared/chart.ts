@@ -1,37 +1,63 @@
 /**
  * A chart card for the demo pages: a Vega-Lite spec (the library the headless report's figures use,
  * src/lab/experiment/plots.ts) rendered by Vega into a canvas that follows its container's width,
- * with rows streamed in as they arrive and PNG / SVG export buttons.
+ * with PNG / SVG export buttons.
  *
- * Rows go to the named dataset 'rows'. They are queued and inserted at most every `flushMs`, so a
- * training run that reports every step does not re-render the chart every step.
+ * Data lives in named datasets (Vega-Lite `data: { name }`): 'rows' for simple charts fed with
+ * add() / replace(), any names for layered charts fed with setData(). Updates are queued and drawn
+ * at most every `flushMs`, so a training run that reports every step does not re-render the chart
+ * every step. setSpec() swaps the spec (log scale, axis field, ...) and keeps the data.
+ *
+ * Exports are drawn again, off screen, at a fixed width with a title and the settings that produced
+ * the chart (`caption`), so a PNG or SVG taken out of the page still says what it shows.
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { downloadDataUrl, downloadText } from './download.js';
 
+export interface ChartCaption {
+  title: string;
+  /** Lines under the title: the experiment, model, data, training settings, date. */
+  lines: string[];
+}
+
 export interface ChartOptions {
   /** File-name-safe id, used in export names and as data-chart on the card. */
   id: string;
   title: string;
-  /** Vega-Lite spec body (mark/encoding or layer, ...) that reads `data: { name: 'rows' }`. */
+  /** Vega-Lite spec body (mark/encoding or layer, ...) reading named datasets ('rows' by default). */
   spec: Record<string, unknown>;
-  /** Shown over the chart while it has no rows. */
+  /** Shown over the chart while it has no data. */
   emptyText?: string;
   height?: number;
   /** Prefix of exported file names (e.g. the experiment's name), read at export time. */
   filePrefix?: () => string;
+  /** Title and settings printed on exported files (default: the chart's title alone). */
+  caption?: () => ChartCaption;
+  /** Extra controls for the card's header (e.g. a log-scale toggle). */
+  controls?: HTMLElement[];
 }
+
+/**
+ * Axis labels in plain decimals: d3's `r` keeps the significant digits the tick step needs and
+ * never switches to exponent notation (`~g` wrote "1.2e+2" for step 120 and "1e+1" for 10 %);
+ * `,` groups thousands and `~` trims trailing zeros.
+ */
+export const AXIS_NUMBER_FORMAT = ',~r';
 
 const CONFIG = {
   font: 'system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif',
   background: 'white',
   view: { stroke: '#9aa5b1', strokeWidth: 0.5 },
   axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', gridColor: '#eceff2', tickColor: '#9aa5b1', domainColor: '#9aa5b1', labelOverlap: true },
-  // Short numbers on value axes (0.001, 2.3); category axes keep their labels as they are.
-  axisQuantitative: { format: '~g' },
-  legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', orient: 'bottom', direction: 'horizontal', columns: 3, symbolStrokeWidth: 2.5, labelLimit: 110 },
+  axisQuantitative: { format: AXIS_NUMBER_FORMAT },
+  // Solid legend symbols, whichever layer (a faint band, faint seed lines) the legend is merged from.
+  legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', orient: 'bottom', direction: 'horizontal', columns: 3, symbolStrokeWidth: 2.5, symbolOpacity: 1, labelLimit: 110 },
+  title: { fontSize: 14, fontWeight: 'bold', anchor: 'start', subtitleFontSize: 11, subtitleColor: '#444', subtitlePadding: 4, offset: 10 },
 } as const;
+
+/** Width of exported figures (the on-page chart follows its card). */
+const EXPORT_WIDTH = 640;
 
 let nextId = 0;
 
@@ -41,10 +67,13 @@ export class Chart {
   private readonly viewEl: HTMLElement;
   private readonly emptyEl: HTMLElement;
   private view: vega.View | null = null;
-  private queue: unknown[] = [];
+  private body: Record<string, unknown>;
+  private readonly datasets = new Map<string, unknown[]>();
+  private readonly dirty = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private flushing: Promise<void> = Promise.resolve();
-  private count = 0;
+  private drawing: Promise<void> = Promise.resolve();
+  /** Rows received through add() / replace() (what the lab's test hook counts). */
+  private received = 0;
 
   private constructor(
     parent: HTMLElement,
@@ -52,26 +81,28 @@ export class Chart {
     private readonly flushMs: number,
   ) {
     this.id = options.id;
+    this.body = options.spec;
     const card = document.createElement('section');
     card.className = 'chart-card';
     card.dataset.chart = options.id;
     card.dataset.points = '0';
+    card.id = `chart-${options.id}`;
     const header = document.createElement('header');
     const h = document.createElement('h3');
     h.textContent = options.title;
-    const exports = document.createElement('div');
-    exports.className = 'exports';
-    const png = button('PNG', `Download “${options.title}” as PNG`, () => void this.exportPng());
-    const svg = button('SVG', `Download “${options.title}” as SVG`, () => void this.exportSvg());
+    const tools = document.createElement('div');
+    tools.className = 'exports';
+    const png = button('PNG', `Download “${options.title}” as PNG (with title and settings)`, () => void this.exportPng());
+    const svg = button('SVG', `Download “${options.title}” as SVG (with title and settings)`, () => void this.exportSvg());
     png.dataset.export = 'png';
     svg.dataset.export = 'svg';
-    exports.append(png, svg);
-    header.append(h, exports);
+    tools.append(...(options.controls ?? []), png, svg);
+    header.append(h, tools);
     this.viewEl = document.createElement('div');
     this.viewEl.className = 'chart-view';
     this.viewEl.setAttribute('role', 'img');
     this.viewEl.setAttribute('aria-label', options.title);
-    this.viewEl.id = `chart-${options.id}-${nextId++}`;
+    this.viewEl.id = `chart-view-${options.id}-${nextId++}`;
     this.emptyEl = document.createElement('div');
     this.emptyEl.className = 'chart-empty';
     this.emptyEl.textContent = options.emptyText ?? 'waiting for data…';
@@ -87,75 +118,142 @@ export class Chart {
     return chart;
   }
 
-  private async render(): Promise<void> {
-    const spec = {
+  private fullSpec(forExport: boolean): TopLevelSpec {
+    const caption = forExport ? (this.options.caption?.() ?? { title: this.options.title, lines: [] }) : null;
+    return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: 'container',
+      width: forExport ? EXPORT_WIDTH : 'container',
       height: this.options.height ?? 210,
-      autosize: { type: 'fit-x', contains: 'padding' },
+      autosize: forExport ? { type: 'pad' } : { type: 'fit-x', contains: 'padding' },
       config: CONFIG,
+      ...(caption ? { title: { text: caption.title, subtitle: caption.lines } } : {}),
       data: { name: 'rows' },
-      ...this.options.spec,
+      ...this.body,
     } as TopLevelSpec;
-    const compiled = compile(spec).spec;
+  }
+
+  private fill(view: vega.View): void {
+    for (const [name, rows] of this.datasets) {
+      // A dataset the spec does not read would make Vega throw: skip those.
+      try {
+        view.data(name, rows.map((r) => ({ ...(r as object) })));
+      } catch {
+        /* not in this spec */
+      }
+    }
+  }
+
+  private async render(): Promise<void> {
+    this.view?.finalize();
+    const compiled = compile(this.fullSpec(false)).spec;
     const view = new vega.View(vega.parse(compiled), { renderer: 'canvas', container: this.viewEl, hover: true, logLevel: vega.Error });
     this.view = view;
+    this.fill(view);
+    this.dirty.clear();
     await view.runAsync();
   }
 
-  /** Points received so far. */
+  /** Rows received through add() / replace(). */
   get points(): number {
-    return this.count + this.queue.length;
+    return this.received;
   }
 
-  /** Queues rows; they are drawn within `flushMs`. */
-  add(rows: readonly unknown[]): void {
-    if (rows.length === 0) return;
-    this.queue.push(...rows);
-    this.card.dataset.points = String(this.points);
-    this.emptyEl.hidden = true;
+  private setEmpty(): void {
+    this.emptyEl.hidden = [...this.datasets.values()].some((rows) => rows.length > 0);
+  }
+
+  private schedule(): void {
+    this.setEmpty();
     this.timer ??= setTimeout(() => {
       this.timer = null;
       void this.flush();
     }, this.flushMs);
   }
 
-  /** Replaces every row (static charts, e.g. benchmark results). */
-  async replace(rows: readonly unknown[]): Promise<void> {
-    this.queue = [];
-    this.count = rows.length;
-    this.card.dataset.points = String(this.count);
-    this.emptyEl.hidden = rows.length > 0;
-    if (!this.view) return;
-    this.view.data('rows', rows.map((r) => ({ ...(r as object) })));
-    await this.view.runAsync();
+  /** Appends rows to the 'rows' dataset; they are drawn within `flushMs`. */
+  add(rows: readonly unknown[]): void {
+    if (rows.length === 0) return;
+    const all = this.datasets.get('rows') ?? [];
+    all.push(...rows);
+    this.datasets.set('rows', all);
+    this.received += rows.length;
+    this.card.dataset.points = String(this.received);
+    this.dirty.add('rows');
+    this.schedule();
   }
 
-  /** Draws the queued rows now. */
+  /** Replaces every row of the 'rows' dataset and draws at once (static charts, e.g. benchmark results). */
+  async replace(rows: readonly unknown[]): Promise<void> {
+    this.datasets.set('rows', [...rows]);
+    this.received = rows.length;
+    this.card.dataset.points = String(this.received);
+    this.dirty.add('rows');
+    this.setEmpty();
+    await this.flush();
+  }
+
+  /** Replaces a named dataset; drawn within `flushMs`. */
+  setData(name: string, rows: readonly unknown[]): void {
+    this.datasets.set(name, [...rows]);
+    this.dirty.add(name);
+    this.schedule();
+  }
+
+  /** A new spec body (same datasets), drawn at once. */
+  async setSpec(body: Record<string, unknown>): Promise<void> {
+    this.body = body;
+    this.drawing = this.drawing.then(() => this.render());
+    return this.drawing;
+  }
+
+  /** Draws pending changes now. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      if (!this.view || this.queue.length === 0) return;
-      const rows = this.queue;
-      this.queue = [];
-      this.count += rows.length;
-      this.view.insert('rows', rows);
+    this.drawing = this.drawing.then(async () => {
+      if (!this.view || this.dirty.size === 0) return;
+      for (const name of this.dirty) {
+        try {
+          this.view.data(name, (this.datasets.get(name) ?? []).map((r) => ({ ...(r as object) })));
+        } catch {
+          /* not in this spec */
+        }
+      }
+      this.dirty.clear();
       await this.view.runAsync();
     });
-    return this.flushing;
+    return this.drawing;
   }
 
   setEmptyText(text: string): void {
     this.emptyEl.textContent = text;
   }
 
-  async png(scale = 2): Promise<string> {
+  /** An off-screen view of the chart at export width, with its caption. */
+  private async exportView(renderer: 'none' | 'canvas'): Promise<vega.View> {
     await this.flush();
-    return this.view!.toImageURL('png', scale);
+    const view = new vega.View(vega.parse(compile(this.fullSpec(true)).spec), { renderer, logLevel: vega.Error });
+    this.fill(view);
+    await view.runAsync();
+    return view;
   }
 
+  /** The exported PNG as a data URL (titled, with the settings). */
+  async png(scale = 2): Promise<string> {
+    const view = await this.exportView('canvas');
+    try {
+      return await view.toImageURL('png', scale);
+    } finally {
+      view.finalize();
+    }
+  }
+
+  /** The exported SVG (titled, with the settings). */
   async svg(): Promise<string> {
-    await this.flush();
-    return this.view!.toSVG();
+    const view = await this.exportView('none');
+    try {
+      return await view.toSVG();
+    } finally {
+      view.finalize();
+    }
   }
 
   private fileName(ext: string): string {

@@ -1,5 +1,5 @@
 /**
- * Downloads from the page (results JSON, chart PNG / SVG): a temporary <a download> link. The last
+ * Downloads from the page (results JSON, reports, chart PNG / SVG): a temporary <a download> link. The last
  * download is also kept on window.__lastDownload so that an automated test can check its content
  * without a download folder.
  */
@@ -41,4 +41,11 @@ export function downloadDataUrl(name: string, dataUrl: string): void {
   const type = /^data:([^;,]+)/.exec(dataUrl)?.[1] ?? 'application/octet-stream';
   window.__lastDownload = { name, type, size: dataUrl.length };
   clickLink(name, dataUrl);
+}
+
+export function downloadBytes(name: string, bytes: Uint8Array, type: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type }));
+  window.__lastDownload = { name, type, size: bytes.length };
+  clickLink(name, url);
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

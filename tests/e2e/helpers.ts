@@ -14,7 +14,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SCREENSHOT_DIR = join(ROOT, 'artifacts', 'screenshots');
 
 /** The npm packages the demo pages import, optimised before the first request (no mid-test reload). */
-const PREBUNDLE = ['wgsl-preprocessor/wgsl-preprocessor.js', 'vega', 'vega-lite', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
+const PREBUNDLE = ['wgsl-preprocessor/wgsl-preprocessor.js', 'vega', 'vega-lite', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'idb-keyval', 'marked', 'fflate'];
 
 export const VIEWPORTS = {
   laptop: { width: 1280, height: 800, deviceScaleFactor: 1 },
@@ -63,6 +63,11 @@ export async function openPage(session: DemoSession, options: { withoutWebGpu?: 
   }
   const log = watchPage(page, (line) => {
     if (process.env.WGTRAIN_E2E_VERBOSE) console.log(line);
+  });
+  // The lab asks before leaving a running page; tests that leave one say yes (and can see it asked).
+  page.on('dialog', (dialog) => {
+    log.lines.push(`[page dialog] ${dialog.type()}`);
+    void dialog.accept();
   });
   return { page, log };
 }
