@@ -27,7 +27,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEFAULT_PRESET, PRESET_NAMES, PRESETS, preset, presetParts } from '../lab/experiment/presets/index.js';
 import { formatDuration } from '../lab/experiment/plan.js';
@@ -94,11 +94,25 @@ Presets (src/lab/experiment/presets/*.json): ${PRESET_NAMES.join(', ')}; default
 Environment: WGTRAIN_FASHION_MNIST_DIR (data folder), VK_ICD_FILENAMES (Vulkan driver; SwiftShader
 when unset and present), WGTRAIN_CHROMIUM / WGTRAIN_BROWSER_GPU=1 (--browser).`;
 
-const positiveInt = (flag: string) => (v: string) => {
+/** A mistake in the command line: said in one line, without a stack trace. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Option values that do not parse: commander prints the message and the usage hint. */
+const arg = <T>(parse: (v: string) => T) => (v: string): T => {
+  try {
+    return parse(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+
+const positiveInt = (flag: string) => arg((v) => {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${v}`);
   return n;
-};
+});
 
 function parseArgs(argv: string[]): CliOptions {
   const program = new Command()
@@ -115,22 +129,22 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--no-progress', 'no progress bar (one line per run instead)')
     .option('--list', 'list the presets (and their parts) and exit')
     .option('--plan', 'print what the experiment costs and can detect, then exit: nothing is trained or written (see below)')
-    .option('--plan-steps <n>', 'steps timed per model by --plan after a warm-up step; 0: no timing on this adapter', (v) => {
+    .option('--plan-steps <n>', 'steps timed per model by --plan after a warm-up step; 0: no timing on this adapter', arg((v) => {
       const n = Number(v);
       if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--plan-steps must be a whole number >= 0, got ${v}`);
       return n;
-    }, 3)
+    }), 3)
     .option('--pilot <dir>', "--plan: paired-difference SDs from this results folder's results.jsonl (a pilot run) instead of the defaults")
-    .option('--gpu-ms <ms>', '--plan: ms per vit-xs step at batch 128 for the GPU estimate (default 3, until a GPU run measures it)', (v) => {
+    .option('--gpu-ms <ms>', '--plan: ms per vit-xs step at batch 128 for the GPU estimate (default 3, until a GPU run measures it)', arg((v) => {
       const n = Number(v);
       if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--gpu-ms must be a positive number of milliseconds, got ${v}`);
       return n;
-    })
+    }))
     .option('--part <k>', "run part K of a preset split into parts for GPU windows, into the preset's folder", positiveInt('--part'))
-    .option('--shard <K/N>', 'run the K-th of N deterministic shares of the runs (one machine of N), into reports/<name>-shard-K-of-N', (v) => parseShard(v, '--shard'))
+    .option('--shard <K/N>', 'run the K-th of N deterministic shares of the runs (one machine of N), into reports/<name>-shard-K-of-N', arg((v) => parseShard(v, '--shard')))
     .option('--jobs <n>', 'run the runs in N worker processes on this machine, each with its own device', positiveInt('--jobs'))
     .option('--merge <dirs...>', 'merge the results of these output folders (shards, workers) of one experiment into --out (default: the first) and write its report')
-    .addOption(new Option('--worker <K/N>', 'internal: worker K/N of a --jobs parent').argParser((v) => parseShard(v, '--worker')).hideHelp())
+    .addOption(new Option('--worker <K/N>', 'internal: worker K/N of a --jobs parent').argParser(arg((v) => parseShard(v, '--worker'))).hideHelp())
     .addHelpText('after', QUICK_HELP)
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
@@ -138,7 +152,7 @@ function parseArgs(argv: string[]): CliOptions {
 }
 
 function loadSpec(o: CliOptions): { spec: ExperimentSpec; name: string } {
-  if (o.preset && o.spec) throw new Error('give either --preset or --spec, not both');
+  if (o.preset && o.spec) throw new UsageError('give either --preset or --spec, not both');
   if (o.spec) {
     let json: unknown;
     try {
@@ -162,23 +176,23 @@ function checkCombinations(o: CliOptions): void {
   const given = (flags: [string, unknown][]) => flags.filter(([, v]) => v !== undefined && v !== false).map(([f]) => f);
   if (o.merge) {
     const other = given([['--preset', o.preset], ['--spec', o.spec], ['--quick', o.quick], ['--plan', o.plan], ['--part', o.part], ['--shard', o.shard], ['--jobs', o.jobs], ['--browser', o.browser]]);
-    if (other.length) throw new Error(`--merge takes output folders and --out only, not ${other.join(', ')} (each folder's spec.json says what ran)`);
+    if (other.length) throw new UsageError(`--merge takes output folders and --out only, not ${other.join(', ')} (each folder's spec.json says what ran)`);
     return;
   }
   if (o.browser) {
     const other = given([['--plan', o.plan], ['--part', o.part], ['--shard', o.shard], ['--jobs', o.jobs]]);
-    if (other.length) throw new Error(`${other.join(', ')} run${other.length === 1 ? 's' : ''} in Node only, not with --browser`);
+    if (other.length) throw new UsageError(`${other.join(', ')} run${other.length === 1 ? 's' : ''} in Node only, not with --browser`);
   }
-  if (o.pilot && !o.plan) throw new Error('--pilot is for --plan');
-  if (o.part !== undefined && !o.preset) throw new Error('--part needs --preset (a preset split into parts, see --list); for a spec file use --shard K/N into one folder');
+  if (o.pilot && !o.plan) throw new UsageError('--pilot is for --plan');
+  if (o.part !== undefined && !o.preset) throw new UsageError('--part needs --preset (a preset split into parts, see --list); for a spec file use --shard K/N into one folder');
 }
 
 /** `--part K` as a share of the preset. */
 function partShard(o: CliOptions, name: string): Shard | null {
   if (o.part === undefined) return null;
   const parts = presetParts(name);
-  if (parts === 1) throw new Error(`preset '${name}' is not split into parts (it fits one GPU window): run it without --part`);
-  if (o.part > parts) throw new Error(`--part ${o.part}: preset '${name}' has ${parts} parts (1 to ${parts})`);
+  if (parts === 1) throw new UsageError(`preset '${name}' is not split into parts (it fits one GPU window): run it without --part`);
+  if (o.part > parts) throw new UsageError(`--part ${o.part}: preset '${name}' has ${parts} parts (1 to ${parts})`);
   return { index: o.part, count: parts };
 }
 
@@ -368,7 +382,7 @@ async function planCommand(o: CliOptions, input: ExperimentSpec, name: string, s
  * after a checkpoint.
  */
 async function workerCommand(input: ExperimentSpec, o: CliOptions, outDir: string, shards: Shard[]): Promise<number> {
-  if (!process.send) throw new Error('--worker is internal: it runs under a --jobs parent only');
+  if (!process.send) throw new UsageError('--worker is internal: it runs under a --jobs parent only');
   const controller = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => {});
   process.on('message', (m: { type?: string }) => m?.type === 'stop' && controller.abort());
@@ -515,7 +529,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    console.error(`lab failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    if (e instanceof UsageError) console.error(`lab: ${e.message} (npm run lab -- --help)`);
+    else console.error(`lab failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.exitCode = 1;
   },
 );
