@@ -379,6 +379,231 @@ fn store_row(row: u32, col: u32, c_base: u32, acc: vec4f) {
 #endif
 }
 
+#if ${DIRECT}
+// Direct variant (software adapters). No workgroup memory and no barriers: each thread reads its
+// operands straight from the storage buffers, four k's at a time, and multiplies them into the same
+// register block as the tiled kernel (rows at 4 ty.. and 4 (ty + WG_Y).., column groups at 4 tx..
+// and 4 (tx + WG_X)..). On a CPU-emulated GPU workgroup memory is just more memory and every barrier
+// switches all of the workgroup's invocations, so staging costs more than it saves there. Per output
+// element the products are added in the same order and the same way as the tiled kernel
+// (c += a * b with k = 0, 1, ..., reduce dims outermost; the zeros past K are the same zeros), so
+// the results are bit-identical to every tiled config.
+
+// The thread's register block, as one value: named fields for the reason the tiled kernel uses
+// named variables (fields a variant does not use stay zero and are never stored).
+struct Block {
+  c0_0: vec4f, c1_0: vec4f, c2_0: vec4f, c3_0: vec4f,
+  c0_1: vec4f, c1_1: vec4f, c2_1: vec4f, c3_1: vec4f,
+  c4_0: vec4f, c5_0: vec4f, c6_0: vec4f, c7_0: vec4f,
+  c4_1: vec4f, c5_1: vec4f, c6_1: vec4f, c7_1: vec4f,
+};
+
+// One k: a0 / a1 = opA[rows 0..3 / 4..7 of the block][k], b0 / b1 = opB[k][column group 0 / 1];
+// the same statements as the tiled kernel's inner loop.
+fn outer_product(acc: Block, a0: vec4f, a1: vec4f, b0: vec4f, b1: vec4f) -> Block {
+  var r = acc;
+  r.c0_0 += a0.x * b0;
+  r.c1_0 += a0.y * b0;
+  r.c2_0 += a0.z * b0;
+  r.c3_0 += a0.w * b0;
+#if ${TN8}
+  r.c0_1 += a0.x * b1;
+  r.c1_1 += a0.y * b1;
+  r.c2_1 += a0.z * b1;
+  r.c3_1 += a0.w * b1;
+#endif
+#if ${TM8}
+  r.c4_0 += a1.x * b0;
+  r.c5_0 += a1.y * b0;
+  r.c6_0 += a1.z * b0;
+  r.c7_0 += a1.w * b0;
+#if ${TN8}
+  r.c4_1 += a1.x * b1;
+  r.c5_1 += a1.y * b1;
+  r.c6_1 += a1.z * b1;
+  r.c7_1 += a1.w * b1;
+#endif
+#endif
+  return r;
+}
+
+// Four values of opA along k for one row (four k's of row `row`), zeros past M and K.
+fn a_row(a_base: u32, row: u32, k0: u32) -> vec4f {
+  return stage(load_a(a_base, row, k0, params.M, params.K));
+}
+
+// opA[rows .. rows + 3][k] with A stored [K, M] (TRANS_A).
+fn a_col(a_base: u32, k: u32, rows: u32) -> vec4f {
+  return stage(load_a(a_base, k, rows, params.K, params.M));
+}
+
+// opB[k][cols .. cols + 3] with B stored [K, N].
+fn b_row(b_base: u32, k: u32, cols: u32) -> vec4f {
+  return stage(load_b(b_base, k, cols, params.K, params.N));
+}
+
+// Four values of opB along k for one column, B stored [N, K] (TRANS_B).
+fn b_col(b_base: u32, col: u32, k0: u32) -> vec4f {
+  return stage(load_b(b_base, col, k0, params.N, params.K));
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let m0 = (wid.y + params.row_tile_offset) * TILE_M;
+  let n0 = (wid.x + params.col_tile_offset) * TILE_N;
+  let batch = wid.z + params.batch_offset;
+  let row0 = m0 + lid.y * 4u;
+  let row1 = row0 + WG_Y * 4u;
+  let col0 = n0 + lid.x * 4u;
+  let col1 = col0 + WG_X * 4u;
+
+  var a_outer = 0u;
+  var b_outer = 0u;
+  var rem = batch;
+  for (var d = i32(params.outer_rank) - 1; d >= 0; d--) {
+    let q = u32(d) / 4u;
+    let r = u32(d) % 4u;
+    let size = params.outer_shape[q][r];
+    let idx = rem % size;
+    rem = rem / size;
+    a_outer += idx * params.outer_a_strides[q][r];
+    b_outer += idx * params.outer_b_strides[q][r];
+  }
+
+  var acc: Block;
+  let z = vec4f(0.0);
+  for (var red = 0u; red < params.reduce_count; red++) {
+    var a_base = a_outer;
+    var b_base = b_outer;
+    var rrem = red;
+    for (var d = i32(params.reduce_rank) - 1; d >= 0; d--) {
+      let q = u32(d) / 4u;
+      let r = u32(d) % 4u;
+      let size = params.reduce_shape[q][r];
+      let idx = rrem % size;
+      rrem = rrem / size;
+      a_base += idx * params.reduce_a_strides[q][r];
+      b_base += idx * params.reduce_b_strides[q][r];
+    }
+    for (var k0 = 0u; k0 < params.K; k0 += 4u) {
+      // opA for k0 .. k0 + 3: column j of the block's rows in aj_0 (rows 0..3) and aj_1 (rows 4..7).
+#if ${TRANS_A}
+      let a0_0 = a_col(a_base, k0, row0);
+      let a1_0 = a_col(a_base, k0 + 1u, row0);
+      let a2_0 = a_col(a_base, k0 + 2u, row0);
+      let a3_0 = a_col(a_base, k0 + 3u, row0);
+#if ${TM8}
+      let a0_1 = a_col(a_base, k0, row1);
+      let a1_1 = a_col(a_base, k0 + 1u, row1);
+      let a2_1 = a_col(a_base, k0 + 2u, row1);
+      let a3_1 = a_col(a_base, k0 + 3u, row1);
+#else
+      let a0_1 = z;
+      let a1_1 = z;
+      let a2_1 = z;
+      let a3_1 = z;
+#endif
+#else
+      let r0 = a_row(a_base, row0, k0);
+      let r1 = a_row(a_base, row0 + 1u, k0);
+      let r2 = a_row(a_base, row0 + 2u, k0);
+      let r3 = a_row(a_base, row0 + 3u, k0);
+      let a0_0 = vec4f(r0.x, r1.x, r2.x, r3.x);
+      let a1_0 = vec4f(r0.y, r1.y, r2.y, r3.y);
+      let a2_0 = vec4f(r0.z, r1.z, r2.z, r3.z);
+      let a3_0 = vec4f(r0.w, r1.w, r2.w, r3.w);
+#if ${TM8}
+      let r4 = a_row(a_base, row1, k0);
+      let r5 = a_row(a_base, row1 + 1u, k0);
+      let r6 = a_row(a_base, row1 + 2u, k0);
+      let r7 = a_row(a_base, row1 + 3u, k0);
+      let a0_1 = vec4f(r4.x, r5.x, r6.x, r7.x);
+      let a1_1 = vec4f(r4.y, r5.y, r6.y, r7.y);
+      let a2_1 = vec4f(r4.z, r5.z, r6.z, r7.z);
+      let a3_1 = vec4f(r4.w, r5.w, r6.w, r7.w);
+#else
+      let a0_1 = z;
+      let a1_1 = z;
+      let a2_1 = z;
+      let a3_1 = z;
+#endif
+#endif
+      // opB for k0 .. k0 + 3: row j of the block's columns in bj_0 (group 0) and bj_1 (group 1).
+#if ${TRANS_B}
+      let s0 = b_col(b_base, col0, k0);
+      let s1 = b_col(b_base, col0 + 1u, k0);
+      let s2 = b_col(b_base, col0 + 2u, k0);
+      let s3 = b_col(b_base, col0 + 3u, k0);
+      let b0_0 = vec4f(s0.x, s1.x, s2.x, s3.x);
+      let b1_0 = vec4f(s0.y, s1.y, s2.y, s3.y);
+      let b2_0 = vec4f(s0.z, s1.z, s2.z, s3.z);
+      let b3_0 = vec4f(s0.w, s1.w, s2.w, s3.w);
+#if ${TN8}
+      let s4 = b_col(b_base, col1, k0);
+      let s5 = b_col(b_base, col1 + 1u, k0);
+      let s6 = b_col(b_base, col1 + 2u, k0);
+      let s7 = b_col(b_base, col1 + 3u, k0);
+      let b0_1 = vec4f(s4.x, s5.x, s6.x, s7.x);
+      let b1_1 = vec4f(s4.y, s5.y, s6.y, s7.y);
+      let b2_1 = vec4f(s4.z, s5.z, s6.z, s7.z);
+      let b3_1 = vec4f(s4.w, s5.w, s6.w, s7.w);
+#else
+      let b0_1 = z;
+      let b1_1 = z;
+      let b2_1 = z;
+      let b3_1 = z;
+#endif
+#else
+      let b0_0 = b_row(b_base, k0, col0);
+      let b1_0 = b_row(b_base, k0 + 1u, col0);
+      let b2_0 = b_row(b_base, k0 + 2u, col0);
+      let b3_0 = b_row(b_base, k0 + 3u, col0);
+#if ${TN8}
+      let b0_1 = b_row(b_base, k0, col1);
+      let b1_1 = b_row(b_base, k0 + 1u, col1);
+      let b2_1 = b_row(b_base, k0 + 2u, col1);
+      let b3_1 = b_row(b_base, k0 + 3u, col1);
+#else
+      let b0_1 = z;
+      let b1_1 = z;
+      let b2_1 = z;
+      let b3_1 = z;
+#endif
+#endif
+      acc = outer_product(acc, a0_0, a0_1, b0_0, b0_1);
+      acc = outer_product(acc, a1_0, a1_1, b1_0, b1_1);
+      acc = outer_product(acc, a2_0, a2_1, b2_0, b2_1);
+      acc = outer_product(acc, a3_0, a3_1, b3_0, b3_1);
+    }
+  }
+
+  let c_base = batch * params.M * params.N;
+  store_row(row0, col0, c_base, acc.c0_0);
+  store_row(row0 + 1u, col0, c_base, acc.c1_0);
+  store_row(row0 + 2u, col0, c_base, acc.c2_0);
+  store_row(row0 + 3u, col0, c_base, acc.c3_0);
+#if ${TN8}
+  store_row(row0, col1, c_base, acc.c0_1);
+  store_row(row0 + 1u, col1, c_base, acc.c1_1);
+  store_row(row0 + 2u, col1, c_base, acc.c2_1);
+  store_row(row0 + 3u, col1, c_base, acc.c3_1);
+#endif
+#if ${TM8}
+  store_row(row1, col0, c_base, acc.c4_0);
+  store_row(row1 + 1u, col0, c_base, acc.c5_0);
+  store_row(row1 + 2u, col0, c_base, acc.c6_0);
+  store_row(row1 + 3u, col0, c_base, acc.c7_0);
+#if ${TN8}
+  store_row(row1, col1, c_base, acc.c4_1);
+  store_row(row1 + 1u, col1, c_base, acc.c5_1);
+  store_row(row1 + 2u, col1, c_base, acc.c6_1);
+  store_row(row1 + 3u, col1, c_base, acc.c7_1);
+#endif
+#endif
+}
+
+#else
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let tx = lid.x;
@@ -533,6 +758,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 #endif
 #endif
 }
+
+#endif
 
 #elif ${MODE_ACT_GRAD}
 

@@ -137,8 +137,10 @@ describe('Autotuner (pure logic, fake timer)', () => {
     const small = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupSizeX: 128, maxComputeWorkgroupSizeY: 128 };
     const ids = matmulCandidates(small).map(tileConfigId);
     // 256-thread and over-16-KiB configs drop out; 32x32 (64 threads) and 64x64 with 8x8 (64 threads)
-    // stay, the latter also with prefetch and with its double-buffered tiles (exactly 16 KiB).
-    expect(ids).toEqual(['32x32x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2']);
+    // stay, the latter also with prefetch and with its double-buffered tiles (exactly 16 KiB), and so
+    // do the direct configs (no workgroup memory, at most 64 threads).
+    expect(ids).toEqual(['32x32x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2',
+      '32x32/4x4+direct', '16x32/8x8+direct', '32x16/8x8+direct', '32x32/8x8+direct', '64x32/8x8+direct']);
     expect(tileConfigProblem({ tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 }, small)).toMatch(/32768 bytes of workgroup memory, over 16384/);
     expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4 }, small)).toMatch(/256 threads, over 128/);
     expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 16, threadM: 2, threadN: 4 }, big)).toMatch(/4 or 8/);
@@ -163,7 +165,8 @@ describe('matmul autotuning on the real adapter', () => {
     expect(r.cached).toBe(false);
     // Every candidate that fits a 64 x 64 x 16 problem was timed, and the fastest chosen.
     const timed = Object.keys(r.timesMs);
-    expect(timed.sort()).toEqual(['32x32x16/4x4', '64x64x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2', '64x64x8/4x4']);
+    expect(timed.sort()).toEqual(['16x32/8x8+direct', '32x16/8x8+direct', '32x32/4x4+direct', '32x32/8x8+direct', '32x32x16/4x4',
+      '64x32/8x8+direct', '64x64x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2', '64x64x8/4x4']);
     expect(Object.values(r.timesMs).every((t) => Number.isFinite(t) && t > 0)).toBe(true);
     expect(r.timesMs[r.choice]).toBe(Math.min(...Object.values(r.timesMs)));
     const choice = matmulChoice(M, N, K);
@@ -196,9 +199,12 @@ describe('matmul autotuning on the real adapter', () => {
     expect(matmulChoice(5, 3, 7).tuned).toBe(false);
     const results = await autotune();
     expect(results.map((r) => r.key)).toEqual([`matmul|${cls}`]);
-    // Nothing bigger than the problem's padded size is timed: only the 32 x 32 tiles fit 5 x 3.
-    expect(Object.keys(results[0].record.timesMs)).toEqual(['32x32x16/4x4']);
-    expect(matmulChoice(5, 3, 7)).toMatchObject({ tuned: true, id: '32x32x16/4x4' });
+    // Nothing bigger than the problem's padded size is timed: only tiles up to 32 x 32 (and K-steps up
+    // to 8: the direct configs' 4) fit 5 x 3 x 7.
+    const timed = Object.keys(results[0].record.timesMs);
+    expect(timed).toEqual(['32x32/4x4+direct', '16x32/8x8+direct', '32x16/8x8+direct', '32x32/8x8+direct']);
+    expect(timed).toContain(results[0].record.choice);
+    expect(matmulChoice(5, 3, 7)).toMatchObject({ tuned: true, id: results[0].record.choice });
   });
 
   test('WGTRAIN_AUTOTUNE=off (or configureAutotune) turns tuning and stored choices off', async () => {
