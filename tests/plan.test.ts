@@ -270,10 +270,11 @@ describe('merge', () => {
     expect(() => mergeRunFolders([c])).toThrow(`merge: c/results.jsonl holds run default/late/seed1 of experiment 'tiny', which is not in the plan of 'tiny'`);
   });
 
-  test('results.jsonl: a torn last line is dropped, a bad line elsewhere names file and line', () => {
+  test('results.jsonl as the runner reads it: a torn last line is left out, a bad line elsewhere names file and line', () => {
     const line = JSON.stringify(result({ cell: 'default', arm: 'none', seed: 1 }));
     expect(parseResults(`${line}\n${line.slice(0, 20)}`, 'f').length).toBe(1);
+    expect(parseResults(`${line}\n${line.slice(0, 20)}\n`, 'f').length).toBe(1);
     expect(parseResults('', 'f')).toEqual([]);
-    expect(() => parseResults(`${line}\n{oops\n${line}\n`, 'dir/results.jsonl')).toThrow('dir/results.jsonl:2: not a result line');
+    expect(() => parseResults(`${line}\n{oops\n${line}\n`, 'dir/results.jsonl')).toThrow('dir/results.jsonl: line 2 is not a complete JSON object');
   });
 });

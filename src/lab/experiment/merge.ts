@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { canonical, firstDifference, planRuns, RESULTS_FILE, SPEC_FILE } from './runner.js';
+import { canonical, firstDifference, parseLines, planRuns, RESULTS_FILE, SPEC_FILE } from './runner.js';
 import { validateSpec } from './spec.js';
 import { nodeStore } from './store.js';
 import { runKey, type ExperimentSpec, type RunResult } from './types.js';
@@ -25,23 +25,12 @@ export interface RunFolder {
 }
 
 /**
- * The finished runs in a results.jsonl's text. A last line without its newline is a run being
- * written when the process stopped: dropped (the runner repairs it on resume). Any other line that
- * is not JSON is an error naming the file and line.
+ * The finished runs in a results.jsonl's text, read as the runner reads them (runner.ts parseLines):
+ * a torn last line is a run being written when the process stopped and is left out; a bad line
+ * anywhere else is an error naming the file and line.
  */
 export function parseResults(text: string, file: string): RunResult[] {
-  const lines = text.split('\n');
-  lines.pop(); // '' after the final newline, or a torn line
-  const out: RunResult[] = [];
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    try {
-      out.push(JSON.parse(line) as RunResult);
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: not a result line (${(e as Error).message})`);
-    }
-  });
-  return out;
+  return parseLines<RunResult>(text, file).items;
 }
 
 async function readText(path: string): Promise<string | null> {

@@ -178,7 +178,7 @@ export function firstDifference(a: unknown, b: unknown, path = '', labels: reado
  * or point in progress, and reported as `torn` (its line number). A bad line before the last is
  * damage no kill explains: an error naming the file and the line. `file` names it in messages.
  */
-function parseLines<T>(text: string | null, file: string): { items: T[]; torn: number | null } {
+export function parseLines<T>(text: string | null, file: string): { items: T[]; torn: number | null } {
   if (!text) return { items: [], torn: null };
   const lines = text.split('\n');
   const unterminated = lines.pop() ?? '';
