@@ -506,6 +506,25 @@ describe('measure', () => {
     s.dispose();
   });
 
+  test('with the diagnostic on, training is still bit-identical to a run without measurements', async () => {
+    const steps = 6;
+    const off = setup('none');
+    await off.trainer.run(steps);
+    const offParams = await readParams(off.model);
+    off.dispose();
+    const on = setup('none');
+    while (on.trainer.step < steps) {
+      if (on.trainer.step % 2 === 0) await measure(on.trainer, on.train, { theta0: on.theta0, numBatches: 3, labelSmoothing: 0.1, dropoutDiagnostic: { p: 0.5 } });
+      on.trainer.trainStep();
+    }
+    await on.trainer.flushMetrics();
+    const onParams = await readParams(on.model);
+    expect(on.model.dropRate).toBe(0);
+    on.dispose();
+    expect(on.losses.map((m) => m.loss)).toEqual(off.losses.map((m) => m.loss));
+    expectSame(onParams, offParams, 'final weights');
+  });
+
   test('the diagnostic is refused where the run itself drops units, and needs directions', async () => {
     const s = setup('early');
     await expect(measure(s.trainer, s.train, { theta0: s.theta0, numBatches: 2, dropoutDiagnostic: { p: 0.1 } })).rejects.toThrow(/measure: dropoutDiagnostic compares dropout on with the run's own measurement as "off", but at step 0 the run drops at rate 0\.3/);

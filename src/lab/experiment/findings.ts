@@ -264,7 +264,7 @@ function earlyWindow(spec: ExperimentSpec, stepsPerEpoch: number | undefined, to
     .filter((a) => a.regularizer === 'dropout' && a.mode === 'early' && isDropping(a) && a.cutoffEpochs !== undefined)
     .map((a) => ({ arm: a.name, steps: stepsPerEpoch === undefined ? NaN : Math.round(a.cutoffEpochs! * stepsPerEpoch) }))
     .filter((c) => c.steps > 0);
-  const range = (steps: number) => (steps > 1 ? `steps 1-${steps - 1}` : 'no step after 0');
+  const range = (steps: number) => (steps > 2 ? `steps 1-${steps - 1}` : steps === 2 ? 'step 1' : 'no step after 0');
   if (cutoffs.length > 0) {
     const min = cutoffs.reduce((a, b) => (b.steps < a.steps ? b : a));
     return { steps: min.steps, basis: { kind: 'early-cutoff', arm: min.arm }, source: `${range(min.steps)}, before the early-dropout cutoff of arm ${min.arm} (step ${min.steps})` };
@@ -475,7 +475,7 @@ function claimDrafts(id: ClaimId, cell: CellAnalysis, spec: ExperimentSpec): Dra
       const measured = cell.arms.some((x) => x.runs.some((r) => r.metrics.some((p) => pointValue(p, key) !== undefined)));
       const drafts = armDrafts(id, 'judged', cell, dropoutArms, base, key, expected, windowValues(key));
       if (drafts.length === 0 && measured && dropoutArms.length > 0 && SPAN_OF[key] === 'early-window') {
-        return [notMeasurableDraft(id, cell, dropoutArms[0].arm.name, key, expected)];
+        return [notMeasurableDraft(id, cell, dropoutArms.map((x) => x.arm.name).join(', '), key, expected)];
       }
       return drafts;
     }

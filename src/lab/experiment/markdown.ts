@@ -41,6 +41,11 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
+/** A spec number as written (epochs, rates): at most 4 significant digits, no float noise. */
+function num(x: number): string {
+  return String(+x.toPrecision(4));
+}
+
 function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
@@ -171,7 +176,7 @@ function headerSection(a: ExperimentAnalysis, options: ReportOptions): string[] 
 }
 
 function describeArm(a: ArmSpec, specLr: number): string[] {
-  const cutoff = a.mode === 'early' || a.mode === 'late' ? String(a.cutoffEpochs ?? '—') : '—';
+  const cutoff = (a.mode === 'early' || a.mode === 'late') && a.cutoffEpochs !== undefined ? num(a.cutoffEpochs) : '—';
   return [
     a.name,
     a.mode === 'none' ? '—' : a.regularizer,
@@ -179,7 +184,7 @@ function describeArm(a: ArmSpec, specLr: number): string[] {
     a.mode === 'none' ? '—' : String(a.p ?? 0),
     a.mode === 'early' ? (a.shape ?? 'constant') : a.mode === 'none' ? '—' : 'constant',
     cutoff,
-    String(a.lr ?? specLr),
+    num(a.lr ?? specLr),
   ];
 }
 
@@ -200,7 +205,7 @@ function setupSection(a: ExperimentAnalysis): string[] {
     lines.push(`- Cells (model and data per cell): see the table below`);
   }
   lines.push(
-    `- Training: ${s.epochs} epochs = ${stepsOf.join('; ')}, batch ${s.batchSize}, AdamW lr ${s.lr}${s.minLr !== undefined ? ` (cosine to ${s.minLr})` : ''}, weight decay ${s.weightDecay}, warmup ${s.warmupEpochs} epoch${s.warmupEpochs === 1 ? '' : 's'}, label smoothing ${s.labelSmoothing}, augmentation: ${aug}`,
+    `- Training: ${s.epochs} epochs = ${stepsOf.join('; ')}, batch ${s.batchSize}, AdamW lr ${s.lr}${s.minLr !== undefined ? ` (cosine to ${s.minLr})` : ''}, weight decay ${s.weightDecay}, warmup ${num(s.warmupEpochs)} epoch${s.warmupEpochs === 1 ? '' : 's'}, label smoothing ${s.labelSmoothing}, augmentation: ${aug}`,
     `- Seeds: ${s.seeds.join(', ')} (paired: a seed gives the same initial weights and data order in every arm)${s.selection?.seeds?.length ? `; the seeds that selected the cells (${s.selection.seeds.join(', ')}) are not among them (Method, Selection)` : ''}`,
   );
   if (s.metrics) {
@@ -261,7 +266,8 @@ function cellSection(a: ExperimentAnalysis, cell: CellAnalysis, figures: Planned
   if (measured.length > 0) {
     const spans = [...new Set(measured.map((k) => SPAN_OF[k]))];
     const spanText = spans.map((sp) => (sp === 'early-window' ? `GDV, GDE, bias², variance: the mean over the early window (${cell.window?.source ?? 'none'})` : 'gradient norm and distance: the time average over the whole run')).join('; ');
-    out.push(`Analysis metrics per arm, mean ± std over seeds of each run's summary (${spanText}). bias² = 2·GDE − variance = ‖mean u − ĝ/‖ĝ‖‖², so bias² + variance = 2·GDE:`, '');
+    const identity = measured.includes('bias2') ? ' bias² = 2·GDE − variance = ‖mean u − ĝ/‖ĝ‖‖², so bias² + variance = 2·GDE.' : '';
+    out.push(`Analysis metrics per arm, mean ± std over seeds of each run's summary (${spanText}).${identity}`, '');
     const mrows = cell.arms
       .filter((x) => x.runs.length > 0)
       .map((x) => [
@@ -403,7 +409,8 @@ function claimsSection(a: ExperimentAnalysis): string[] {
     const rows = c.comparisons.map((x) => comparisonRow(x, multiCell, withMargin));
     out.push(table(header, rows).split('\n').map((l) => `   ${l}`).join('\n'));
     const notes: string[] = [];
-    for (const x of c.comparisons) if (x.verdict.verdict === 'not measurable') notes.push(`${comparisonLabel(x)}: ${x.verdict.reason}.`);
+    // Not-measurable reasons, unless the claim's summary already gives the (one) reason.
+    if (c.status !== 'not measurable') for (const x of c.comparisons) if (x.verdict.verdict === 'not measurable') notes.push(`${comparisonLabel(x)}: ${x.verdict.reason}.`);
     if (c.id === 'early-underfitting' || c.id === 'late-overfitting') {
       for (const cell of new Set(c.comparisons.map((x) => x.cell))) {
         const note = premiseNote(a, cell);
@@ -411,7 +418,7 @@ function claimsSection(a: ExperimentAnalysis): string[] {
       }
     }
     if (c.id === 'late-overfitting' && c.comparisons.some((x) => x.role === 'reference')) notes.push('Late against no dropout is shown for reference: in a cell found overfitting, beating no dropout is nearly implied by the premise; the paper compares with standard dropout.');
-    if (notes.length) out.push('', ...notes.map((n) => `   ${n}`));
+    if (notes.length) out.push('', ...[...new Set(notes)].map((n) => `   ${n}`));
     out.push('');
   });
   out.push('');
