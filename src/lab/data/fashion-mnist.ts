@@ -34,6 +34,17 @@ export const FASHION_MNIST_FILES = {
   testLabels: 't10k-labels-idx1-ubyte.gz',
 } as const;
 
+/**
+ * Each file's decompressed size in the real data set (IDX header + data): the most the readers
+ * accept, so a corrupted header or a gzip bomb dropped in place of a file stops at once.
+ */
+export const FASHION_MNIST_MAX_BYTES = {
+  trainImages: 16 + 60000 * 28 * 28,
+  trainLabels: 8 + 60000,
+  testImages: 16 + 10000 * 28 * 28,
+  testLabels: 8 + 10000,
+} as const;
+
 export const DEFAULT_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 export const FASHION_MNIST_DIR_ENV = 'WGTRAIN_FASHION_MNIST_DIR';
 
@@ -82,11 +93,12 @@ export async function loadFashionMnist(options: FashionMnistOptions = {}): Promi
     return found;
   };
   const f = FASHION_MNIST_FILES;
+  const max = FASHION_MNIST_MAX_BYTES;
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    loadIdxFile(find(f.trainImages), 'images'),
-    loadIdxFile(find(f.trainLabels), 'labels'),
-    loadIdxFile(find(f.testImages), 'images'),
-    loadIdxFile(find(f.testLabels), 'labels'),
+    loadIdxFile(find(f.trainImages), 'images', { maxBytes: max.trainImages }),
+    loadIdxFile(find(f.trainLabels), 'labels', { maxBytes: max.trainLabels }),
+    loadIdxFile(find(f.testImages), 'images', { maxBytes: max.testImages }),
+    loadIdxFile(find(f.testLabels), 'labels', { maxBytes: max.testLabels }),
   ]);
   return assemble(trainImages, trainLabels, testImages, testLabels, limits);
 }
@@ -98,11 +110,12 @@ export async function fashionMnistFromBytes(
 ): Promise<ImageClassificationDataset> {
   const limits = resolveLimits(options.limit);
   const f = FASHION_MNIST_FILES;
+  const max = FASHION_MNIST_MAX_BYTES;
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    decodeIdx(files.trainImages, f.trainImages, 'images'),
-    decodeIdx(files.trainLabels, f.trainLabels, 'labels'),
-    decodeIdx(files.testImages, f.testImages, 'images'),
-    decodeIdx(files.testLabels, f.testLabels, 'labels'),
+    decodeIdx(files.trainImages, f.trainImages, 'images', { maxBytes: max.trainImages }),
+    decodeIdx(files.trainLabels, f.trainLabels, 'labels', { maxBytes: max.trainLabels }),
+    decodeIdx(files.testImages, f.testImages, 'images', { maxBytes: max.testImages }),
+    decodeIdx(files.testLabels, f.testLabels, 'labels', { maxBytes: max.testLabels }),
   ]);
   return assemble(trainImages, trainLabels, testImages, testLabels, limits);
 }

@@ -15,6 +15,11 @@
  * be bundled for the browser.
  *
  * Every error names the file (or the name the caller gave the bytes) and the problem.
+ *
+ * Bounded decompression. A few bytes of gzip can expand to gigabytes (a "gzip bomb"), so gzip data
+ * is inflated as a stream: once the IDX header has come out, the size it declares caps the rest,
+ * and decompression stops as soon as the output passes that size (or `maxBytes`, which also bounds
+ * what a header may declare). Nothing larger than the declared file is ever held in memory.
  */
 
 export const IDX_UBYTE = 0x08;
@@ -40,6 +45,79 @@ const EXPECTED_MAGIC: Record<IdxKind, { magic: number; what: string }> = {
 };
 
 const hex32 = (v: number) => '0x' + (v >>> 0).toString(16).padStart(8, '0');
+
+/**
+ * The default bound on an IDX file's decompressed size: 2 GiB, over 40 times Fashion-MNIST's
+ * largest file (47 MB) and the most a single typed array is sure to hold in every browser.
+ */
+export const IDX_MAX_BYTES = 2 ** 31 - 1;
+
+export interface IdxReadOptions {
+  /** The largest decompressed file accepted, in bytes (default IDX_MAX_BYTES). */
+  maxBytes?: number;
+}
+
+function maxBytesOf(op: string, options: IdxReadOptions): number {
+  const m = options.maxBytes ?? IDX_MAX_BYTES;
+  if (!Number.isSafeInteger(m) || m < 4) throw new Error(`${op}: maxBytes must be an integer of at least 4, got ${m}`);
+  return m;
+}
+
+/**
+ * Collects decompressed chunks of an IDX file, with the cap of the module comment. `push` returns
+ * false once the output is known to be invalid (not IDX: the caller stops and lets parseIdx name
+ * the problem) and throws once it passes its declared size or maxBytes.
+ */
+class CappedIdxOutput {
+  private chunks: Uint8Array[] = [];
+  private total = 0;
+  /** The size the header declares (header included); -1 until the header is complete. */
+  private declared = -1;
+
+  constructor(
+    private readonly name: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  push(chunk: Uint8Array): boolean {
+    this.chunks.push(chunk);
+    this.total += chunk.length;
+    // Memory grows only with data that came out, never with what a header claims.
+    if (this.total > (this.declared >= 0 ? this.declared : this.maxBytes)) this.tooLong();
+    if (this.declared >= 0) return true;
+    const head = this.bytes();
+    if (head.length >= 4 && (head[0] !== 0 || head[1] !== 0 || head[3] === 0)) return false; // not IDX
+    if (head.length < 4 || head.length < 4 + 4 * head[3]) return true;
+    const ndims = head[3];
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const dims = Array.from({ length: ndims }, (_, k) => view.getUint32(4 + 4 * k, false));
+    const count = dims.reduce((a, b) => a * b, 1);
+    this.declared = 4 + 4 * ndims + count;
+    if (this.declared > this.maxBytes) {
+      throw new Error(`${this.name}: the IDX header declares ${dims.join(' × ')} = ${count} bytes of data, more than the ${this.maxBytes}-byte limit (maxBytes); a corrupted header?`);
+    }
+    if (this.total > this.declared) this.tooLong();
+    return true;
+  }
+
+  private tooLong(): never {
+    const what = this.declared >= 0 ? `the ${this.declared} bytes its IDX header declares` : `the ${this.maxBytes}-byte limit (maxBytes)`;
+    throw new Error(`${this.name}: the gzip data decompresses to more than ${what}; stopped there (a corrupted file or a decompression bomb)`);
+  }
+
+  /** What came out so far, in one array (shorter than declared when the data ended early: parseIdx says so). */
+  bytes(): Uint8Array {
+    if (this.chunks.length === 1) return this.chunks[0];
+    const all = new Uint8Array(this.total);
+    let at = 0;
+    for (const c of this.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    this.chunks = [all];
+    return all;
+  }
+}
 
 function asBytes(bytes: Uint8Array | ArrayBuffer): Uint8Array {
   return bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
@@ -120,36 +198,87 @@ export async function gunzipBytes(input: Uint8Array | ArrayBuffer, name: string)
 }
 
 /**
- * Raw or gzip-compressed IDX bytes (gzip recognised by its 0x1f8b signature) to an IdxArray.
- * Browser-compatible: give it the bytes of a fetch() or a File.
+ * gzip bytes of an IDX file, decompressed with DecompressionStream (browser and Node >= 18) and
+ * the cap of the module comment.
  */
-export async function decodeIdx(input: Uint8Array | ArrayBuffer, name: string, expected?: IdxKind): Promise<IdxArray> {
+async function gunzipIdxStream(bytes: Uint8Array, name: string, maxBytes: number): Promise<Uint8Array> {
+  if (typeof DecompressionStream === 'undefined') {
+    throw new Error(`${name}: gzip data, but this runtime has no DecompressionStream; give the decompressed file instead`);
+  }
+  const out = new CappedIdxOutput(name, maxBytes);
+  const reader = new Blob([new Uint8Array(bytes)]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  try {
+    for (;;) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        throw new Error(`${name}: bad gzip data (${errorText(e)})`);
+      }
+      if (r.done || !out.push(r.value)) break;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return out.bytes();
+}
+
+/** Node: the same with zlib's streaming gunzip (its messages, e.g. "unexpected end of file"). */
+async function gunzipIdxNode(bytes: Uint8Array, name: string, maxBytes: number): Promise<Uint8Array> {
+  const { createGunzip } = await import('node:zlib');
+  const out = new CappedIdxOutput(name, maxBytes);
+  await new Promise<void>((resolve, reject) => {
+    const gunzip = createGunzip();
+    const stop = (e?: Error) => {
+      gunzip.removeAllListeners('data');
+      gunzip.destroy();
+      if (e) reject(e);
+      else resolve();
+    };
+    gunzip.on('data', (chunk: Uint8Array) => {
+      try {
+        if (!out.push(chunk)) stop();
+      } catch (e) {
+        stop(e as Error);
+      }
+    });
+    gunzip.on('end', () => resolve());
+    gunzip.on('error', (e) => reject(new Error(`${name}: bad gzip data (${errorText(e)})`)));
+    gunzip.end(bytes);
+  });
+  return out.bytes();
+}
+
+/**
+ * Raw or gzip-compressed IDX bytes (gzip recognised by its 0x1f8b signature) to an IdxArray.
+ * Browser-compatible: give it the bytes of a fetch() or a File. Decompression is bounded (see the
+ * module comment).
+ */
+export async function decodeIdx(input: Uint8Array | ArrayBuffer, name: string, expected?: IdxKind, options: IdxReadOptions = {}): Promise<IdxArray> {
   const bytes = asBytes(input);
-  const raw = isGzip(bytes) ? await gunzipBytes(bytes, name) : bytes;
+  const maxBytes = maxBytesOf(name, options);
+  const raw = isGzip(bytes) ? await gunzipIdxStream(bytes, name, maxBytes) : bytes;
   return parseIdx(raw, name, expected);
 }
 
 /**
- * Node: reads an IDX file, .gz or raw (decided by the content, not the name), with fs and
- * zlib.gunzipSync. Errors name the path.
+ * Node: reads an IDX file, .gz or raw (decided by the content, not the name), with fs and zlib's
+ * streaming gunzip, bounded as decodeIdx. Errors name the path.
  */
-export async function loadIdxFile(path: string, expected?: IdxKind): Promise<IdxArray> {
-  const { readFileSync } = await import('node:fs');
-  const { gunzipSync } = await import('node:zlib');
+export async function loadIdxFile(path: string, expected?: IdxKind, options: IdxReadOptions = {}): Promise<IdxArray> {
+  const { readFileSync, statSync } = await import('node:fs');
+  const maxBytes = maxBytesOf(path, options);
   let file: Uint8Array;
   try {
+    // Neither a raw nor a gzip file can be longer than what it may decompress to (plus gzip's own
+    // framing, 18 bytes, and a little for incompressible blocks).
+    const size = statSync(path).size;
+    if (size > maxBytes + 1024 + maxBytes / 100) throw new Error(`the file is ${size} bytes, more than the ${maxBytes}-byte limit (maxBytes)`);
     file = readFileSync(path);
   } catch (e) {
     throw new Error(`${path}: cannot read IDX file (${errorText(e)})`);
   }
-  let raw = file;
-  if (isGzip(file)) {
-    try {
-      raw = gunzipSync(file);
-    } catch (e) {
-      throw new Error(`${path}: bad gzip data (${errorText(e)})`);
-    }
-  }
+  const raw = isGzip(file) ? await gunzipIdxNode(file, path, maxBytes) : file;
   return parseIdx(raw, path, expected);
 }
 

@@ -115,6 +115,57 @@ class Checker {
   }
 }
 
+// ---- sizes: every one bounded, so that a typo such as 1e5 fails here, naming its field ----
+
+/**
+ * The largest tensor a spec may imply, in f32 values: 2^28 (1 GiB). Beyond that no host typed
+ * array or GPU buffer is sure to exist (WebGPU guarantees 128 MiB per buffer; SwiftShader offers
+ * 1 GiB, large GPUs 2 to 4 GiB). The device's own limit is checked again when each tensor is
+ * allocated, naming the tensor (src/runtime/pool.ts).
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+/** The longest image side (its square, one image, stays below MAX_TENSOR_ELEMENTS). */
+export const MAX_IMAGE_SIDE = 2 ** 14;
+
+/** Fails `field` unless `elements` (spelled out by `what`) fits MAX_TENSOR_ELEMENTS. */
+function checkElements(c: Checker, field: string, elements: number, what: string): boolean {
+  if (elements <= MAX_TENSOR_ELEMENTS) return true;
+  const gib = (elements * 4) / 2 ** 30;
+  c.fail(field, `${what} = ${elements.toPrecision(3)} f32 values (${gib < 1024 ? `${gib.toFixed(1)} GiB` : `${(gib / 1024).toFixed(1)} TiB`}) in one tensor, over the limit of 2^28 values (1 GiB) that a host array or GPU buffer is sure to hold`);
+  return false;
+}
+
+/** Sizes that need the model, the data and the batch together: weights, activations, attention. */
+function checkCellSizes(c: Checker, path: string, cell: ResolvedCell, batchSize: number): void {
+  const { model, data } = cell;
+  const side = imageSizeOf(data);
+  const pixels = side * side;
+  if (model.kind === 'mlp') {
+    if (!Array.isArray(model.hiddenSizes) || !model.hiddenSizes.every((w) => Number.isSafeInteger(w))) return;
+    const widths = [pixels, ...model.hiddenSizes];
+    if (widths.length > 1) checkElements(c, `${path}.model.hiddenSizes[0]`, pixels * widths[1], `${pixels} inputs × ${widths[1]} units (the first weight)`);
+    const widest = Math.max(...widths);
+    checkElements(c, 'batchSize', batchSize * widest, `${batchSize} images × ${widest} units (one activation)`);
+    return;
+  }
+  if (typeof model.patchSize !== 'number' || typeof model.dim !== 'number' || side % model.patchSize !== 0) return;
+  const tokens = (side / model.patchSize) ** 2;
+  checkElements(c, `${path}.model.patchSize`, model.patchSize ** 2 * model.dim, `${model.patchSize}² pixels × ${model.dim} (the patch embedding)`);
+  if (model.kind === 'vit') {
+    const hidden = Math.max(3 * model.dim, Math.floor((model.mlpRatio ?? 4) * model.dim));
+    checkElements(c, 'batchSize', batchSize * (tokens + 1) * hidden, `${batchSize} images × ${tokens + 1} tokens × ${hidden} (one activation)`);
+    if (typeof model.numHeads === 'number') {
+      checkElements(c, 'batchSize', batchSize * model.numHeads * (tokens + 1) ** 2, `${batchSize} images × ${model.numHeads} heads × ${tokens + 1}² tokens (the attention scores)`);
+    }
+  } else {
+    const tokensHidden = Math.floor((model.tokenMlpRatio ?? 0.5) * model.dim);
+    const channelsHidden = Math.floor((model.channelMlpRatio ?? 4) * model.dim);
+    checkElements(c, `${path}.model.tokenMlpRatio`, tokens * tokensHidden, `${tokens} tokens × ${tokensHidden} (the token-mixing weight)`);
+    checkElements(c, 'batchSize', batchSize * tokens * Math.max(channelsHidden, model.dim), `${batchSize} images × ${tokens} tokens × ${Math.max(channelsHidden, model.dim)} (one activation)`);
+    checkElements(c, 'batchSize', batchSize * model.dim * tokensHidden, `${batchSize} images × ${model.dim} channels × ${tokensHidden} (one activation)`);
+  }
+}
+
 const MODEL_KEYS = {
   mlp: ['kind', 'hiddenSizes', 'activation'],
   vit: ['kind', 'patchSize', 'dim', 'depth', 'numHeads', 'mlpRatio'],
@@ -127,14 +178,23 @@ function checkModel(c: Checker, path: string, m: unknown): void {
   c.keys(path, m, MODEL_KEYS[m.kind]);
   if (m.kind === 'mlp') {
     if (!Array.isArray(m.hiddenSizes)) c.fail(`${path}.hiddenSizes`, `must be an array of widths (may be empty), got ${show(m.hiddenSizes)}`);
-    else m.hiddenSizes.forEach((w, i) => c.int(`${path}.hiddenSizes[${i}]`, w, 1));
+    else {
+      m.hiddenSizes.forEach((w, i) => c.int(`${path}.hiddenSizes[${i}]`, w, 1, { max: MAX_TENSOR_ELEMENTS }));
+      const widths = m.hiddenSizes.filter((w): w is number => Number.isSafeInteger(w));
+      for (let i = 1; i < widths.length; i++) checkElements(c, `${path}.hiddenSizes[${i}]`, widths[i - 1] * widths[i], `${widths[i - 1]} × ${widths[i]} units (a weight)`);
+    }
     c.oneOf(`${path}.activation`, m.activation, ['relu', 'gelu'] as const, 'activation', { optional: true });
     return;
   }
-  c.int(`${path}.patchSize`, m.patchSize, 1);
-  c.int(`${path}.dim`, m.dim, 1);
-  c.int(`${path}.depth`, m.depth, 1);
-  const ratio = (k: string) => c.number(`${path}.${k}`, m[k], (x) => x > 0, 'a positive number', { optional: true });
+  c.int(`${path}.patchSize`, m.patchSize, 1, { max: MAX_IMAGE_SIDE });
+  c.int(`${path}.dim`, m.dim, 1, { max: MAX_TENSOR_ELEMENTS });
+  // 1024 blocks: 30 times the deepest ViT of the paper's family (ViT-H, 32), and a bound on the
+  // parameter count together with the per-weight bounds.
+  c.int(`${path}.depth`, m.depth, 1, { max: 1024 });
+  // A ratio gives a dim × (ratio · dim) weight, except the Mixer's token ratio (checked per cell, with the tokens).
+  const ratio = (k: string) => c.number(`${path}.${k}`, m[k], (x) => x > 0, 'a positive number', { optional: true })
+    && k !== 'tokenMlpRatio' && typeof m.dim === 'number' && checkElements(c, `${path}.${k}`, m.dim * Math.floor((m[k] as number) * m.dim), `${m.dim} × ${k} ${m[k]} · ${m.dim} (a weight)`);
+  if (m.kind === 'vit' && typeof m.dim === 'number' && Number.isSafeInteger(m.dim)) checkElements(c, `${path}.dim`, 3 * m.dim * m.dim, `${m.dim} × ${3 * m.dim} (the attention's qkv weight)`);
   if (m.kind === 'vit') {
     if (c.int(`${path}.numHeads`, m.numHeads, 1) && typeof m.dim === 'number' && m.dim % m.numHeads !== 0) {
       c.fail(`${path}.numHeads`, `dim ${m.dim} is not divisible by numHeads ${m.numHeads}`);
@@ -159,7 +219,13 @@ function checkData(c: Checker, path: string, d: unknown, partial: boolean): void
   c.int(`${path}.trainSize`, d.trainSize, 1, { optional: true });
   c.int(`${path}.testSize`, d.testSize, 1, { optional: true });
   c.int(`${path}.seed`, d.seed, 0, { optional: true });
-  c.int(`${path}.imageSize`, d.imageSize, 2, { optional: true });
+  c.int(`${path}.imageSize`, d.imageSize, 2, { optional: true, max: MAX_IMAGE_SIDE });
+  // The images of a split are one host array and one GPU buffer.
+  const side = typeof d.imageSize === 'number' && Number.isSafeInteger(d.imageSize) ? d.imageSize : SYNTHETIC_DEFAULTS.imageSize;
+  for (const k of ['trainSize', 'testSize'] as const) {
+    const n = d[k];
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 1) checkElements(c, `${path}.${k}`, n * side * side, `${n} images × ${side}×${side} pixels`);
+  }
 }
 
 /** Checks that only make sense once a cell's model and data are combined. */
@@ -177,6 +243,7 @@ function checkResolvedCell(c: Checker, path: string, cell: ResolvedCell, spec: O
   }
   const n = trainCountOf(data);
   const { batchSize, epochs } = spec;
+  if (typeof batchSize === 'number' && Number.isSafeInteger(batchSize) && batchSize >= 1) checkCellSizes(c, path, cell, Math.min(batchSize, n));
   if (typeof batchSize !== 'number' || typeof epochs !== 'number' || !(batchSize >= 1) || !(epochs >= 1)) return;
   if (batchSize > n) {
     c.fail('batchSize', `${batchSize} is larger than the ${n} training images of cell '${cell.name}'`);
