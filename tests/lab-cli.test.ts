@@ -5,12 +5,12 @@
  * rewrites the same results and a report, names missing runs (exit status 3) and refuses another
  * experiment's folder; `--plan` times steps on the adapter and writes nothing.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { preset } from '../src/lab/experiment/presets/index.js';
 import { planRuns } from '../src/lab/experiment/runner.js';
 import { quickSpec } from '../src/lab/experiment/spec.js';
@@ -32,10 +32,19 @@ afterAll(() => {
   rmSync(BUNDLE, { force: true });
 });
 
+/** CLI processes still running: a test that times out must not leave them behind. */
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+});
+
 /** Runs the bundled CLI; resolves with its exit status and output. */
 function lab(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [BUNDLE, ...args], { cwd: TMP, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.on('exit', () => running.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -87,7 +96,7 @@ describe('npm run lab', () => {
     expect(comparable(dir('merged'))).toEqual(reference);
     expect(readFileSync(join(dir('merged'), 'spec.json'), 'utf8')).toBe(readFileSync(join(dir('serial'), 'spec.json'), 'utf8'));
     expect(existsSync(join(dir('merged'), 'report.md'))).toBe(true);
-  });
+  }, 900_000); // five CLI runs (seven processes) on a software adapter, often on a loaded machine
 
   test('--merge: one folder into itself rewrites the same results and the report; missing runs are named; another experiment is refused', async () => {
     const serial = dir('serial');
@@ -111,7 +120,7 @@ describe('npm run lab', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/merge: .*other holds a different experiment from .*serial \(/);
     expect(existsSync(dir('never'))).toBe(false);
-  });
+  }, 300_000);
 
   test('--plan times a few steps on this adapter and writes nothing', async () => {
     const plan = await lab(...QUICK, '--plan', '--plan-steps', '2', '--out', dir('planned'));
@@ -126,5 +135,5 @@ describe('npm run lab', () => {
     expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('--merge takes output folders and --out only, not --preset')]);
     const part = await lab('--preset', 'early-dropout', '--part', '2', '--plan');
     expect(part.stderr).toContain("preset 'early-dropout' is not split into parts");
-  });
+  }, 300_000);
 });
