@@ -427,24 +427,48 @@ fn outer_product(acc: Block, a0: vec4f, a1: vec4f, b0: vec4f, b1: vec4f) -> Bloc
   return r;
 }
 
+// load_a / load_b without branches on the vec4 path: SwiftShader runs a branch on per-lane values
+// with lane masks, and a masked load costs it a test and a jump per lane (the early return made the
+// loop about 40% slower). An out-of-range vec4 reads element 0 instead and is replaced by zeros: the
+// same values as load_a / load_b, bit for bit. The scalar path keeps load_a / load_b's branches:
+// written with selects, its sixteen loads per row and column block made SwiftShader's compiler run
+// out of memory on an 8 x 8 block.
+fn direct_a(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
+#if ${A_VEC4}
+  let ok = row < rows && col < cols;
+  return select(vec4f(0.0), a[select(0u, (base + row * cols + col) / 4u, ok)], ok);
+#else
+  return load_a(base, row, col, rows, cols);
+#endif
+}
+
+fn direct_b(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
+#if ${B_VEC4}
+  let ok = row < rows && col < cols;
+  return select(vec4f(0.0), b[select(0u, (base + row * cols + col) / 4u, ok)], ok);
+#else
+  return load_b(base, row, col, rows, cols);
+#endif
+}
+
 // Four values of opA along k for one row (four k's of row `row`), zeros past M and K.
 fn a_row(a_base: u32, row: u32, k0: u32) -> vec4f {
-  return stage(load_a(a_base, row, k0, params.M, params.K));
+  return stage(direct_a(a_base, row, k0, params.M, params.K));
 }
 
 // opA[rows .. rows + 3][k] with A stored [K, M] (TRANS_A).
 fn a_col(a_base: u32, k: u32, rows: u32) -> vec4f {
-  return stage(load_a(a_base, k, rows, params.K, params.M));
+  return stage(direct_a(a_base, k, rows, params.K, params.M));
 }
 
 // opB[k][cols .. cols + 3] with B stored [K, N].
 fn b_row(b_base: u32, k: u32, cols: u32) -> vec4f {
-  return stage(load_b(b_base, k, cols, params.K, params.N));
+  return stage(direct_b(b_base, k, cols, params.K, params.N));
 }
 
 // Four values of opB along k for one column, B stored [N, K] (TRANS_B).
 fn b_col(b_base: u32, col: u32, k0: u32) -> vec4f {
-  return stage(load_b(b_base, col, k0, params.N, params.K));
+  return stage(direct_b(b_base, col, k0, params.N, params.K));
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
