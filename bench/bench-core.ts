@@ -594,15 +594,16 @@ export function formatResults(r: BenchResults): string {
     const t = r.options.train;
     const h = TRAIN_HYPER;
     out.push('');
-    out.push(`training step: forward + cross entropy (label smoothing ${h.labelSmoothing}) + backward + AdamW (lr ${h.lr}, betas ${h.beta1}/${h.beta2}, eps ${h.eps}, weight decay ${h.weightDecay}), no dropout;`);
+    out.push(`training step: forward + cross entropy (label smoothing ${h.labelSmoothing}) + backward + AdamW (lr ${h.lr}, betas ${h.beta1}/${h.beta2}, eps ${h.eps}, weight decay ${h.weightDecay}), dropout only where the model says (wgtrain's kernel, tf.dropout);`);
     out.push('  one synthetic Fashion-MNIST-shaped batch (pixels in [0,1), 10 classes) uploaded before timing; tfjs starts from wgtrain\'s initial weights');
     out.push('  tfjs: tf ops (tf.fused.matMul dense layers, LayerNorm via tf.moments, erf GELU) + tf.variableGrads + tf.train.adam,');
     out.push('  with AdamW\'s decoupled decay as one extra variable update p <- p(1 - lr wd) per decayed weight (tf.train.adam has no weight decay)');
     out.push(`  timing: ${t.warmup} warm-up steps, then median over ${t.repeats} batches of back-to-back steps (~${t.targetMs} ms each), each ended by reading the last step's loss`);
     out.push('  steps/s = 1000 / median ms per step; ratio = wgtrain / tfjs steps/s (> 1: wgtrain faster); GFLOP/step = 3 x forward matmul FLOPs');
+    out.push('  CPU ms = median CPU time of the whole process per step (all threads; with a software adapter that includes the emulated GPU), where the runtime tells it');
     out.push(
       table(
-        ['model', 'batch', 'params', 'GFLOP/step', 'wgtrain steps/s', 'tfjs steps/s', 'ratio', 'wgtrain ms', 'tfjs ms', 'iters'],
+        ['model', 'batch', 'params', 'GFLOP/step', 'wgtrain steps/s', 'tfjs steps/s', 'ratio', 'wgtrain ms', 'tfjs ms', 'wgtrain CPU ms', 'tfjs CPU ms', 'iters'],
         r.training.map((row) => [
           row.model,
           String(row.spec.batch),
@@ -613,13 +614,15 @@ export function formatResults(r: BenchResults): string {
           row.ratio.toFixed(2),
           ms(row.wgtrain.ms),
           ms(row.tfjs.ms),
+          row.wgtrain.cpuMs === undefined ? '-' : ms(row.wgtrain.cpuMs),
+          row.tfjs.cpuMs === undefined ? '-' : ms(row.tfjs.cpuMs),
           `${row.wgtrain.iters}/${row.tfjs.iters}`,
         ]),
       ),
     );
     const losses = (xs: number[]) => xs.map((v) => v.toFixed(4)).join(' ');
     for (const row of r.training) {
-      out.push(`  ${row.model}: first-step loss wgtrain ${row.wgtrain.warmupLosses[0].toFixed(6)}, tfjs ${row.tfjs.warmupLosses[0].toFixed(6)} (rel diff ${row.firstLossRelDiff.toExponential(1)})`);
+      out.push(`  ${row.model}: loss at the initial weights, dropout off: wgtrain ${row.wgtrain.initialLoss.toFixed(6)}, tfjs ${row.tfjs.initialLoss.toFixed(6)} (rel diff ${row.firstLossRelDiff.toExponential(1)})`);
       out.push(`    warm-up losses wgtrain ${losses(row.wgtrain.warmupLosses)} | tfjs ${losses(row.tfjs.warmupLosses)}`);
       out.push(`    across the timed steps: wgtrain live buffers ${row.wgtrain.liveBuffersBefore} -> ${row.wgtrain.liveBuffersAfter}, tfjs tensors ${row.tfjs.tensorsBefore} -> ${row.tfjs.tensorsAfter}`);
     }

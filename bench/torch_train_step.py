@@ -4,20 +4,25 @@ bench/train-core.ts, timed the same way, printed as JSON.
 
     python3 bench/torch_train_step.py [SPECS] [--device cuda|cpu] [--out FILE]
 
-SPECS uses the bench's syntax (`WGTRAIN_BENCH_TRAIN`): `mlp`, `vit:depth=4:dim=128:heads=4:batch=128`,
-and the lab presets' models `vit-xs` (dim 32, depth 4, 2 heads) and `vit-m` (dim 128, depth 4,
-4 heads), both MLP ratio 4, batch 128. Default: `mlp,vit-xs,vit-m`.
+SPECS uses the bench's syntax (`WGTRAIN_BENCH_TRAIN`): `mlp`, `mlp:batch=256:width=32:dropout=0.1`,
+`vit:depth=4:dim=128:heads=4:batch=128`, the lab presets' models `vit-xs` (dim 32, depth 4, 2 heads)
+and `vit-m` (dim 128, depth 4, 4 heads), both MLP ratio 4, batch 128, and `mlp-cpu` (784-32-32-10,
+batch 256, dropout 0.1 after each hidden layer: the CPU presets' kind of model at the size of the
+step-cost issue). Default: `mlp,vit-xs,vit-m`.
 
 The step is the one both engines run in train-core.ts: forward, cross entropy with label smoothing
 0.1 (mean), backward, AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.05 on Linear and
-patch-projection weights only). No dropout. The ViT is wgtrain's: patches as a Linear over the
+patch-projection weights only). Dropout (nn.Dropout, a fresh mask per step) only in MLP specs that
+ask for it, after each hidden ReLU. The ViT is wgtrain's: patches as a Linear over the
 flattened 7x7 patch, cls token and position embedding, pre-LN blocks (eps 1e-6), qkv with bias,
 exact-erf GELU, final LayerNorm on the cls token. Data: the bench's fixed LCG batch.
 
 Timing: warm-up steps (10 on a GPU, 2 on the CPU), then batches of steps back to back ended by
 reading the last loss (`.item()`, the sync a logging training loop pays), sized to about 300 ms
-(GPU) / 1 s (CPU); median ms per step over 7 / 3 batches. Compare these numbers only with a
-wgtrain run on the same machine: this script is the PyTorch column, not a reference constant.
+(GPU) / 1 s (CPU); median ms per step over 7 / 3 batches (`ms`: wall clock; `cpuMs`: CPU time of
+the process, all threads, per step, which a machine shared with other jobs disturbs less). Compare
+these numbers only with a wgtrain run on the same machine: this script is the PyTorch column, not a
+reference constant.
 """
 import argparse
 import json
@@ -50,8 +55,15 @@ def parse_specs(text):
             if not m:
                 sys.exit(f"torch_train_step: option '{o}' in '{item}' is not key=number")
             kv[m.group(1)] = float(m.group(2))
-        if kind == 'mlp':
-            specs.append(dict(kind='mlp', batch=int(kv.get('batch', 128)), hidden=[256, 256], inFeatures=784))
+        if kind in ('mlp', 'mlp-cpu'):
+            base = dict(batch=256, width=32, dropout=0.1) if kind == 'mlp-cpu' else dict(batch=128, width=256, dropout=0.0)
+            for k in kv:
+                if k not in base:
+                    sys.exit(f"torch_train_step: unknown mlp option '{k}' (known: batch, width, dropout)")
+            o = {**base, **kv}
+            if not 0 <= o['dropout'] < 1:
+                sys.exit(f"torch_train_step: mlp option dropout must be in [0, 1), got {o['dropout']}")
+            specs.append(dict(kind='mlp', batch=int(o['batch']), hidden=[int(o['width'])] * 2, inFeatures=784, dropout=float(o['dropout'])))
         elif kind == 'vit' or kind in PRESETS:
             base = PRESETS.get(kind, dict(dim=64, depth=2, heads=4, mlpRatio=2, batch=128, patch=7))
             s = dict(kind='vit', **{k: kv.get(k, v) for k, v in base.items()})
@@ -59,13 +71,13 @@ def parse_specs(text):
                 s[k] = int(s[k])
             specs.append(s)
         else:
-            sys.exit(f"torch_train_step: unknown model '{kind}' (mlp, vit, vit-xs, vit-m)")
+            sys.exit(f"torch_train_step: unknown model '{kind}' (mlp, mlp-cpu, vit, vit-xs, vit-m)")
     return specs
 
 
 def describe(s):
     if s['kind'] == 'mlp':
-        return 'MLP 784-256-256-10'
+        return f"MLP {'-'.join(str(w) for w in [s['inFeatures'], *s['hidden'], 10])}" + (f", dropout {s['dropout']:g}" if s['dropout'] else '')
     return f"ViT d{s['dim']} x{s['depth']} h{s['heads']} r{s['mlpRatio']:g} p{s['patch']}"
 
 
@@ -113,7 +125,7 @@ def build(s):
     if s['kind'] == 'mlp':
         layers, widths = [], [s['inFeatures'], *s['hidden']]
         for a, b in zip(widths, widths[1:]):
-            layers += [nn.Linear(a, b), nn.ReLU()]
+            layers += [nn.Linear(a, b), nn.ReLU()] + ([nn.Dropout(s['dropout'])] if s['dropout'] else [])
         return nn.Sequential(*layers, nn.Linear(widths[-1], 10))
     return ViT(s)
 
@@ -153,16 +165,18 @@ def bench(s, device, warmup, repeats, target_ms, max_iters=100):
         losses.append(step().item())
         last_ms = (time.perf_counter() - t0) * 1000
     iters = max(1, min(max_iters, round(target_ms / max(last_ms, 1e-3))))
-    samples = []
+    samples, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(iters):
             loss = step()
         loss.item()
         samples.append((time.perf_counter() - t0) * 1000 / iters)
+        cpu.append((time.process_time() - c0) * 1000 / iters)
     ms = statistics.median(samples)
     return dict(model=describe(s), spec=s, params=sum(p.numel() for p in model.parameters()),
-                ms=ms, stepsPerSec=1000 / ms, samples=samples, iters=iters, warmupLosses=losses)
+                ms=ms, cpuMs=statistics.median(cpu), stepsPerSec=1000 / ms, samples=samples, cpuSamples=cpu,
+                iters=iters, warmupLosses=losses)
 
 
 def main():
@@ -182,7 +196,7 @@ def main():
     text = json.dumps(result, indent=2)
     print(text)
     for r in rows:
-        print(f"{r['model']:<28} batch {r['spec']['batch']:>4}  params {r['params']:>8}  {r['ms']:9.2f} ms/step  {r['stepsPerSec']:8.1f} steps/s", file=sys.stderr)
+        print(f"{r['model']:<34} batch {r['spec']['batch']:>4}  params {r['params']:>8}  {r['ms']:9.2f} ms/step  ({r['cpuMs']:.2f} ms CPU)  {r['stepsPerSec']:8.1f} steps/s", file=sys.stderr)
     if args.out:
         with open(args.out, 'w') as f:
             f.write(text + '\n')

@@ -7,7 +7,10 @@
  * One step, both engines: forward, cross entropy with label smoothing 0.1 (mean over the batch),
  * backward, AdamW update (lr 1e-3, betas 0.9 / 0.999, eps 1e-8, decoupled weight decay 0.05 on
  * the parameters wgtrain decays: Linear / patch-projection weights; not biases, norms, cls token or
- * position embedding). Dropout and stochastic depth are off (rate 0).
+ * position embedding). Stochastic depth is off; dropout is off except in MLP specs that ask for it
+ * (`mlp-cpu`, `mlp:dropout=0.1`): then each hidden layer's ReLU is followed by dropout with rate p
+ * in both engines (wgtrain's fused Philox kernel; tfjs's `tf.dropout`, whose mask is drawn on the
+ * CPU and uploaded), a fresh mask per step.
  *
  * - wgtrain: the model classes of src/nn (MLP, ViT), `crossEntropy`, `AdamW`, written as
  *   Trainer.trainStep writes a step (tidy around forward + loss + backward; fused AdamW kernel).
@@ -24,8 +27,8 @@
  * benchTrainStep checks that it did.
  *
  * tfjs's variables start as copies of wgtrain's initial parameters (rank-2 weights transposed), so
- * both compute the same function: the first step's losses must agree, and the warm-up losses must
- * stay finite and go down (both train on the one fixed batch).
+ * both compute the same function: their losses at the initial weights with dropout off must agree,
+ * and the warm-up losses must stay finite and go down (both train on the one fixed batch).
  *
  * Timing: `warmup` steps each (pipelines compiled, buffers pooled; every loss read back for the
  * checks), then `repeats` timed batches per engine, alternating. A batch is `iters` steps back to
@@ -44,6 +47,8 @@ export interface MlpTrainSpec {
   inFeatures: number;
   hidden: number[];
   numClasses: number;
+  /** Dropout rate after every hidden activation (0: none). */
+  dropout: number;
 }
 
 export interface VitTrainSpec {
@@ -68,11 +73,19 @@ export interface TrainTiming {
   ms: number;
   /** Per-step times of each repeat. */
   samples: number[];
+  /**
+   * Median CPU time per step of the whole process (every thread: JavaScript, Dawn, and on a
+   * software adapter the emulated GPU too), where the runtime can tell (Node); a machine shared
+   * with other jobs disturbs it less than wall time.
+   */
+  cpuMs?: number;
   /** Steps per timed batch. */
   iters: number;
   stepsPerSec: number;
   /** Loss of every warm-up step, the first being the first step from the initial weights. */
   warmupLosses: number[];
+  /** Loss at the initial weights with dropout off (the same-model check). */
+  initialLoss: number;
 }
 
 export interface TrainRow {
@@ -87,7 +100,7 @@ export interface TrainRow {
   tfjs: TrainTiming & { tensorsBefore: number; tensorsAfter: number };
   /** wgtrain steps/s / tfjs steps/s (> 1: wgtrain is faster). */
   ratio: number;
-  /** |first loss wgtrain − first loss tfjs| / |first loss tfjs|. */
+  /** |initial loss wgtrain − initial loss tfjs| / |initial loss tfjs| (dropout off, before any update). */
   firstLossRelDiff: number;
 }
 
@@ -99,7 +112,16 @@ export interface TrainBenchOptions {
   log: (line: string) => void;
 }
 
-export const MLP_SPEC: MlpTrainSpec = { kind: 'mlp', batch: 128, inFeatures: 784, hidden: [256, 256], numClasses: 10 };
+export const MLP_SPEC: MlpTrainSpec = { kind: 'mlp', batch: 128, inFeatures: 784, hidden: [256, 256], numClasses: 10, dropout: 0 };
+
+/**
+ * The CPU lab presets' kind of model (src/lab/experiment/presets/cpu-*.json: two hidden layers,
+ * AdamW, dropout after each hidden layer) at the size of the step-cost issue: 784-32-32-10, batch
+ * 256, dropout 0.1. bench/torch_train_step.py knows the same name.
+ */
+export const PRESET_MLPS: Record<string, MlpTrainSpec> = {
+  'mlp-cpu': { ...MLP_SPEC, batch: 256, hidden: [32, 32], dropout: 0.1 },
+};
 
 /** The ViT of this benchmark at a given depth (28x28x1 images, patch 7: 16 tokens + cls). */
 export function vitSpec(depth: number, overrides: Partial<VitTrainSpec> = {}): VitTrainSpec {
@@ -130,7 +152,9 @@ export function defaultTrainSpecs(software: boolean): TrainSpec[] {
 
 /**
  * "mlp,vit" -> specs. `vit` (and the presets' `vit-xs`, `vit-m`) take options after colons: `vit:depth=4:dim=128:heads=8:batch=64`
- * (also mlpRatio, patch); `mlp:batch=256`. "none" (or "") -> no training rows. Undefined -> undefined.
+ * (also mlpRatio, patch); `mlp` (and `mlp-cpu`) take `batch`, `width` (both hidden layers) and
+ * `dropout` (the rate): `mlp:batch=256:width=32:dropout=0.1`. "none" (or "") -> no training rows.
+ * Undefined -> undefined.
  */
 export function parseTrainSpecs(text: string | null | undefined): TrainSpec[] | undefined {
   if (text == null) return undefined;
@@ -148,9 +172,14 @@ export function parseTrainSpecs(text: string | null | undefined): TrainSpec[] | 
       if (!Number.isInteger(v) || v <= 0) throw new Error(`bench: training option ${key} must be a positive integer, got ${v}`);
       return v;
     };
-    if (kind === 'mlp') {
-      for (const k of Object.keys(kv)) if (k !== 'batch') throw new Error(`bench: unknown mlp option '${k}' (only batch)`);
-      return { ...MLP_SPEC, batch: int('batch', kv.batch ?? MLP_SPEC.batch) };
+    if (kind === 'mlp' || Object.hasOwn(PRESET_MLPS, kind)) {
+      const known = ['batch', 'width', 'dropout'];
+      for (const k of Object.keys(kv)) if (!known.includes(k)) throw new Error(`bench: unknown mlp option '${k}' (known: ${known.join(', ')})`);
+      const d = kind === 'mlp' ? MLP_SPEC : PRESET_MLPS[kind];
+      const dropout = kv.dropout ?? d.dropout;
+      if (!(dropout >= 0 && dropout < 1)) throw new Error(`bench: mlp option dropout must be in [0, 1), got ${dropout}`);
+      const hidden = kv.width === undefined ? d.hidden : d.hidden.map(() => int('width', kv.width));
+      return { ...d, batch: int('batch', kv.batch ?? d.batch), hidden, dropout };
     }
     if (kind === 'vit' || Object.hasOwn(PRESET_VITS, kind)) {
       const known = ['depth', 'dim', 'heads', 'batch', 'mlpRatio', 'patch'];
@@ -167,12 +196,12 @@ export function parseTrainSpecs(text: string | null | undefined): TrainSpec[] | 
       if (spec.imageSize % spec.patchSize !== 0) throw new Error(`bench: vit patch ${spec.patchSize} does not divide ${spec.imageSize}`);
       return spec;
     }
-    throw new Error(`bench: unknown training model '${kind}' (expected mlp, vit, ${Object.keys(PRESET_VITS).join(', ')})`);
+    throw new Error(`bench: unknown training model '${kind}' (expected mlp, vit, ${[...Object.keys(PRESET_MLPS), ...Object.keys(PRESET_VITS)].join(', ')})`);
   });
 }
 
 export function describeSpec(s: TrainSpec): string {
-  if (s.kind === 'mlp') return `MLP ${[s.inFeatures, ...s.hidden, s.numClasses].join('-')}`;
+  if (s.kind === 'mlp') return `MLP ${[s.inFeatures, ...s.hidden, s.numClasses].join('-')}${s.dropout ? `, dropout ${s.dropout}` : ''}`;
   return `ViT d${s.dim} x${s.depth} h${s.heads} r${s.mlpRatio} p${s.patchSize}`;
 }
 
@@ -219,6 +248,8 @@ function syntheticBatch(s: TrainSpec): { pixels: Float32Array; labels: Int32Arra
 interface Trainee<L extends { dispose(): void } = { dispose(): void }> {
   /** Records one training step; returns its loss (a scalar the caller disposes). */
   step(): L;
+  /** The loss at the current weights with dropout off, no update (the same-model check). */
+  evalLoss(): Promise<number>;
   /** The loss's value (a readback: the sync). */
   read(loss: L): Promise<number>;
   dispose(): void;
@@ -226,7 +257,7 @@ interface Trainee<L extends { dispose(): void } = { dispose(): void }> {
 
 function buildOurs(s: TrainSpec, pixels: Float32Array, labels: Int32Array): { trainee: Trainee<wg.Tensor>; model: wg.Classifier } {
   const model: wg.Classifier = s.kind === 'mlp'
-    ? new wg.MLP({ inFeatures: s.inFeatures, hiddenSizes: s.hidden, numClasses: s.numClasses, activation: 'relu', seed: 1 })
+    ? new wg.MLP({ inFeatures: s.inFeatures, hiddenSizes: s.hidden, numClasses: s.numClasses, activation: 'relu', dropRate: s.dropout, seed: 1 })
     : new wg.ViT({ imageSize: s.imageSize, patchSize: s.patchSize, numClasses: s.numClasses, dim: s.dim, depth: s.depth, numHeads: s.heads, mlpRatio: s.mlpRatio, seed: 1 });
   model.train();
   const opt = new wg.AdamW(model.namedParameters(), {
@@ -252,6 +283,19 @@ function buildOurs(s: TrainSpec, pixels: Float32Array, labels: Int32Array): { tr
     },
     async read(loss) {
       return loss.item();
+    },
+    async evalLoss() {
+      model.eval();
+      try {
+        const l = wg.noGrad(() => wg.tidy(() => wg.crossEntropy(model.forward(x), y, { labelSmoothing: TRAIN_HYPER.labelSmoothing })));
+        try {
+          return await l.item();
+        } finally {
+          l.dispose();
+        }
+      } finally {
+        model.train();
+      }
     },
     dispose() {
       opt.dispose();
@@ -308,11 +352,14 @@ function buildTfjs(tf: Tf, s: TrainSpec, initial: Map<string, { shape: number[];
   const x = tf.tensor2d(pixels, [s.batch, pixels.length / s.batch]);
   const onehot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), s.numClasses), 'float32'));
 
-  let logitsOf: () => TF.Tensor2D;
+  let logitsOf: (training: boolean) => TF.Tensor2D;
   if (s.kind === 'mlp') {
-    logitsOf = () => {
+    logitsOf = (training) => {
       let h = x;
-      for (let i = 0; i < s.hidden.length; i++) h = dense(h, `layers.${i}`, 'relu');
+      for (let i = 0; i < s.hidden.length; i++) {
+        h = dense(h, `layers.${i}`, 'relu');
+        if (training && s.dropout > 0) h = tf.dropout(h, s.dropout) as TF.Tensor2D;
+      }
       return dense(h, 'head');
     };
   } else {
@@ -350,13 +397,13 @@ function buildTfjs(tf: Tf, s: TrainSpec, initial: Map<string, { shape: number[];
 
   const varList = [...vars.values()];
   const opt = tf.train.adam(TRAIN_HYPER.lr, TRAIN_HYPER.beta1, TRAIN_HYPER.beta2, TRAIN_HYPER.eps);
-  const lossOf = (): TF.Scalar => tf.losses.softmaxCrossEntropy(onehot, logitsOf(), undefined, TRAIN_HYPER.labelSmoothing) as TF.Scalar;
+  const lossOf = (training = true): TF.Scalar => tf.losses.softmaxCrossEntropy(onehot, logitsOf(training), undefined, TRAIN_HYPER.labelSmoothing) as TF.Scalar;
   let checkedUse = false;
 
   const trainee: Trainee<TF.Scalar> = {
     step() {
       return tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(lossOf, varList);
+        const { value, grads } = tf.variableGrads(() => lossOf(), varList);
         if (!checkedUse) {
           // Every wgtrain parameter must take part in the tfjs graph, else the architectures differ.
           const unused = [...vars.keys()].filter((n) => !used.has(n));
@@ -372,6 +419,14 @@ function buildTfjs(tf: Tf, s: TrainSpec, initial: Map<string, { shape: number[];
     },
     async read(loss) {
       return (await loss.data())[0];
+    },
+    async evalLoss() {
+      const l = tf.tidy(() => lossOf(false));
+      try {
+        return (await l.data())[0];
+      } finally {
+        l.dispose();
+      }
     },
     dispose() {
       opt.dispose();
@@ -393,9 +448,17 @@ const median = (xs: number[]) => {
   return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
 };
 
-/** `iters` steps back to back, ended by reading the last loss; ms per step. */
-async function timedBatch<L extends { dispose(): void }>(t: Trainee<L>, iters: number): Promise<number> {
+/** The process's CPU time in ms (all threads), or null outside Node. */
+function cpuTimeMs(): number | null {
+  if (typeof process === 'undefined' || typeof process.cpuUsage !== 'function') return null;
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** `iters` steps back to back, ended by reading the last loss; wall and CPU ms per step. */
+async function timedBatch<L extends { dispose(): void }>(t: Trainee<L>, iters: number): Promise<{ ms: number; cpuMs: number | null }> {
   const t0 = performance.now();
+  const c0 = cpuTimeMs();
   let last: L | null = null;
   for (let i = 0; i < iters; i++) {
     last?.dispose(); // a step's loss is only a handle; disposing it before the GPU ran is safe
@@ -403,8 +466,9 @@ async function timedBatch<L extends { dispose(): void }>(t: Trainee<L>, iters: n
   }
   await t.read(last!);
   const ms = (performance.now() - t0) / iters;
+  const c1 = cpuTimeMs();
   last!.dispose();
-  return ms;
+  return { ms, cpuMs: c0 === null || c1 === null ? null : (c1 - c0) / iters };
 }
 
 /** Warm-up steps, each read back (losses for the checks); returns the losses and the last step's time. */
@@ -446,15 +510,18 @@ export async function benchTrainStep(tf: Tf, s: TrainSpec, o: TrainBenchOptions)
     const params = ours.model.numParameters();
     if (theirs.params !== params) throw new Error(`bench: ${name}: tfjs model has ${theirs.params} parameters, wgtrain's ${params}`);
 
+    // Same model: the losses at the initial weights agree (dropout off: the two engines' masks differ).
+    const initialOurs = await ours.trainee.evalLoss();
+    const initialTf = await theirs.trainee.evalLoss();
+    const firstLossRelDiff = Math.abs(initialOurs - initialTf) / Math.abs(initialTf);
+    if (!(firstLossRelDiff < 1e-3)) {
+      throw new Error(`bench: ${name}: losses at the initial weights differ (wgtrain ${initialOurs}, tfjs ${initialTf}): not the same model`);
+    }
     const warmOurs = await warmUp(ours.trainee, o.warmup);
     const warmTf = await warmUp(theirs.trainee, o.warmup);
     checkWarmup('wgtrain', name, warmOurs.losses);
     checkWarmup('tfjs', name, warmTf.losses);
-    const firstLossRelDiff = Math.abs(warmOurs.losses[0] - warmTf.losses[0]) / Math.abs(warmTf.losses[0]);
-    if (!(firstLossRelDiff < 1e-3)) {
-      throw new Error(`bench: ${name}: first-step losses differ (wgtrain ${warmOurs.losses[0]}, tfjs ${warmTf.losses[0]}): not the same model`);
-    }
-    o.log(`train ${name}: first-step loss wgtrain ${warmOurs.losses[0].toFixed(6)}, tfjs ${warmTf.losses[0].toFixed(6)}; warm-up step ${warmOurs.lastMs.toFixed(1)} / ${warmTf.lastMs.toFixed(1)} ms`);
+    o.log(`train ${name}: initial loss wgtrain ${initialOurs.toFixed(6)}, tfjs ${initialTf.toFixed(6)}; warm-up step ${warmOurs.lastMs.toFixed(1)} / ${warmTf.lastMs.toFixed(1)} ms`);
 
     const itersFor = (once: number) => Math.max(1, Math.min(o.maxIters, Math.round(o.targetMs / Math.max(once, 1e-3))));
     const itersOurs = itersFor(warmOurs.lastMs);
@@ -463,9 +530,15 @@ export async function benchTrainStep(tf: Tf, s: TrainSpec, o: TrainBenchOptions)
     const tensorsBefore = tf.memory().numTensors;
     const samplesOurs: number[] = [];
     const samplesTf: number[] = [];
+    const cpuOurs: number[] = [];
+    const cpuTf: number[] = [];
     for (let r = 0; r < o.repeats; r++) {
-      samplesOurs.push(await timedBatch(ours.trainee, itersOurs));
-      samplesTf.push(await timedBatch(theirs.trainee, itersTf));
+      const a = await timedBatch(ours.trainee, itersOurs);
+      const b = await timedBatch(theirs.trainee, itersTf);
+      samplesOurs.push(a.ms);
+      samplesTf.push(b.ms);
+      if (a.cpuMs !== null) cpuOurs.push(a.cpuMs);
+      if (b.cpuMs !== null) cpuTf.push(b.cpuMs);
     }
     const liveBuffersAfter = wg.memoryStats().liveBuffers;
     const tensorsAfter = tf.memory().numTensors;
@@ -479,8 +552,8 @@ export async function benchTrainStep(tf: Tf, s: TrainSpec, o: TrainBenchOptions)
       spec: s,
       params,
       flopsPerStep: stepFlops(s),
-      wgtrain: { ms: msOurs, samples: samplesOurs, iters: itersOurs, stepsPerSec: 1000 / msOurs, warmupLosses: warmOurs.losses, liveBuffersBefore, liveBuffersAfter },
-      tfjs: { ms: msTf, samples: samplesTf, iters: itersTf, stepsPerSec: 1000 / msTf, warmupLosses: warmTf.losses, tensorsBefore, tensorsAfter },
+      wgtrain: { ms: msOurs, samples: samplesOurs, cpuMs: cpuOurs.length ? median(cpuOurs) : undefined, iters: itersOurs, stepsPerSec: 1000 / msOurs, warmupLosses: warmOurs.losses, initialLoss: initialOurs, liveBuffersBefore, liveBuffersAfter },
+      tfjs: { ms: msTf, samples: samplesTf, cpuMs: cpuTf.length ? median(cpuTf) : undefined, iters: itersTf, stepsPerSec: 1000 / msTf, warmupLosses: warmTf.losses, initialLoss: initialTf, tensorsBefore, tensorsAfter },
       ratio: msTf / msOurs,
       firstLossRelDiff,
     };
