@@ -82,16 +82,17 @@ export interface SdEstimate {
 
 /**
  * The default paired-difference SDs when no pilot is given. Measured, not guessed, but on another
- * model and adapter: the first five paired seeds of the CPU preset cpu-early (a 32-wide MLP on
- * SwiftShader), standard − none, the larger-spread of its two comparisons (an arm that differs from
- * the baseline at every step; early-linear − none, which differs only before the cutoff, spread
- * less: 0.16 pp and 0.0026 nats). No ViT run exists yet: replace them with a pilot of the preset
- * itself (`--pilot DIR`) once one does.
+ * model and adapter: the ten paired seeds (100-109) of the CPU preset cpu-early (a 32-wide MLP on
+ * SwiftShader), standard − none (0.22 pp, 0.0050 nats), the larger-spread of its two comparisons in
+ * accuracy and loss alike (an arm that differs from the baseline at every step; early-linear − none,
+ * which differs only before the cutoff: 0.19 pp, 0.0027 nats). No ViT run exists yet: replace them
+ * with a pilot of the preset itself (`--pilot DIR`) once one does; the GPU presets' seed counts
+ * leave room for a ViT spreading more (early-dropout's 16 seeds reach 0.3 pp up to an SD of about 0.4 pp).
  */
-const DEFAULT_SOURCE = 'default: standard - none over the paired seeds 100-104 of docs/results/cpu-early/results.jsonl (32-wide MLP, SwiftShader), not a ViT; use --pilot DIR once a pilot of this preset exists';
+const DEFAULT_SOURCE = 'default: standard - none over the 10 paired seeds (100-109) of docs/results/cpu-early/results.jsonl (32-wide MLP, SwiftShader), not a ViT; use --pilot DIR once a pilot of this preset exists';
 export const DEFAULT_PAIRED_SD: Record<PowerField, SdEstimate> = {
-  testAccuracy: { sd: 0.0031, source: DEFAULT_SOURCE },
-  finalTrainLoss: { sd: 0.0044, source: DEFAULT_SOURCE },
+  testAccuracy: { sd: 0.0022, source: DEFAULT_SOURCE },
+  finalTrainLoss: { sd: 0.005, source: DEFAULT_SOURCE },
 };
 
 /** Paired-difference SDs read from a pilot's results, by comparison. */
