@@ -99,7 +99,8 @@ describe('validateSpec', () => {
     expect(preset('early-dropout').seeds.length).toBeGreaterThanOrEqual(5);
     expect(arms('late-dropout')).toEqual(['dropout:none', 'dropout:standard', 'dropout:late']);
     expect(preset('late-dropout').seeds.length).toBeGreaterThanOrEqual(3);
-    expect(arms('regime-finder')).toEqual(['dropout:none', 'dropout:standard']);
+    expect(arms('regime-finder')).toEqual(['dropout:none', 'dropout:standard', 'dropout:none', 'dropout:none']);
+    expect(preset('regime-finder').arms.map((a) => a.lr ?? preset('regime-finder').lr)).toEqual([0.001, 0.001, 0.0003, 0.003]);
     expect(resolveCells(preset('regime-finder')).length).toBeGreaterThanOrEqual(4);
     const analysis = preset('analysis');
     expect(analysis.metrics?.directions).not.toBe(false);

@@ -43,7 +43,7 @@ export const DEFAULT_PRESET = 'analysis';
  * as always, and the last one leaves the complete results and report. Unlisted presets: one part.
  */
 export const PRESET_PARTS: Readonly<Record<string, number>> = {
-  'regime-finder': 2,
+  'regime-finder': 4,
   analysis: 2,
   'late-dropout': 2,
   ablations: 2,
