@@ -1,6 +1,9 @@
 /**
  * Bad input gets an error that names the problem, never a WebGPU validation dump or a silent NaN.
- * (Each op's own test file covers its errors in more detail; this file is the checklist.)
+ * (Each op's own test file covers its errors in more detail; this file is the checklist. Issue 16's
+ * cases, one block per defect: tests/reliability.test.ts (NaN, tidy, allocations, integers, dtypes,
+ * labels), tests/checkpoint-integrity.test.ts, tests/resume-torn.test.ts, tests/spec-bounds.test.ts,
+ * tests/fuzz.test.ts.)
  */
 import { expect, test } from 'vitest';
 import { crossEntropy, dropout, matmul, tensor, zeros } from '../src/index.js';
@@ -26,6 +29,12 @@ test('dropout rate outside [0, 1) is rejected with the rate in the message', () 
   for (const p of [1, 1.5, -0.1, Number.NaN]) {
     expect(() => dropout(x, p)).toThrow(new RegExp(`dropout: p must be in \\[0, 1\\), got ${p}`));
   }
+});
+
+test('an unknown dtype, an out-of-range integer, a tensor over the device limits: each names the value', () => {
+  expect(() => tensor([1], [1], { dtype: 'float32' as 'f32' })).toThrow(/tensor: unknown dtype 'float32' .*use 'f32'/);
+  expect(() => tensor([3e9], [1], { dtype: 'i32' })).toThrow(/tensor: 3000000000 at index 0 is out of range for i32/);
+  expect(() => zeros([2 ** 40])).toThrow(/zeros: a tensor of shape \[1099511627776\] \(f32\) needs 4 TiB .*more than this device allows in one buffer/);
 });
 
 test('using a disposed tensor names it', () => {
