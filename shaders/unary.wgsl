@@ -86,13 +86,35 @@ fn spow(v: f32, e: f32) -> f32 {
   return select(m, -m, odd);
 }
 
+// log and sqrt outside their domain, as in PyTorch: log(0) = -inf, log(x < 0) = sqrt(x < 0) = NaN.
+// WGSL leaves those results to the implementation (SwiftShader gives -88.03 and 0 for log), so
+// only positive inputs reach the builtins. Constants built from v so the compiler cannot fold them.
+fn neg_inf_from(v: f32) -> f32 {
+  return bitcast<f32>(0xff800000u | (bitcast<u32>(v) & 0u));
+}
+
+fn nan_from(v: f32) -> f32 {
+  return bitcast<f32>(0x7fc00000u | (bitcast<u32>(v) & 0u));
+}
+
+fn domain_log(v: f32) -> f32 {
+  if (v > 0.0) { return log(v); }
+  if (v == 0.0) { return neg_inf_from(v); }
+  return nan_from(v);
+}
+
+fn domain_sqrt(v: f32) -> f32 {
+  if (v >= 0.0) { return sqrt(v); }
+  return nan_from(v);
+}
+
 fn forward_op(v: f32) -> f32 {
 #if ${OP_EXP}
   return exp(v);
 #elif ${OP_LOG}
-  return log(v);
+  return domain_log(v);
 #elif ${OP_SQRT}
-  return sqrt(v);
+  return domain_sqrt(v);
 #elif ${OP_NEG}
   return -v;
 #elif ${OP_POW}

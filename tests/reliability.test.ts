@@ -57,6 +57,15 @@ describe('1. NaN in, NaN out', () => {
     expect(await read(pow(x, 0))).toEqual(xs.map(() => 1));
   });
 
+  test('log and sqrt outside their domain: log(0) = -inf, log(x < 0) and sqrt(x < 0) = NaN, as PyTorch (WGSL leaves them to the implementation)', async () => {
+    const x = tensor([-1, -0, 0, 1e-30, 1, 4, Infinity, NaN], [8]);
+    const ln = await read(log(x));
+    expect(ln.slice(0, 3)).toEqual([NaN, -Infinity, -Infinity]);
+    expect(ln[3]).toBeCloseTo(Math.log(1e-30), 4);
+    expect(ln.slice(4)).toEqual([0, Math.fround(Math.log(4)), Infinity, NaN]);
+    expect(await read(sqrt(x))).toEqual([NaN, -0, 0, Math.fround(Math.sqrt(1e-30)), 1, 2, Infinity, NaN]);
+  });
+
   test('backward: a NaN input gives a NaN gradient, except relu, which lets dy through (torch threshold_backward)', async () => {
     for (const [name, f, nanGrad] of [
       ['relu', relu, false], ['sigmoid', sigmoid, true], ['tanh', tanh, true], ['exp', exp, true], ['gelu', (t: Tensor) => gelu(t), true],
