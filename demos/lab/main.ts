@@ -66,6 +66,7 @@ const ui = {
   summary: $('plan-summary'),
   problems: $('spec-problems'),
   run: $<HTMLButtonElement>('run'),
+  continue: $<HTMLButtonElement>('continue'),
   pause: $<HTMLButtonElement>('pause'),
   resume: $<HTMLButtonElement>('resume'),
   stop: $<HTMLButtonElement>('stop'),
@@ -113,7 +114,8 @@ let chartsFor = '';
 /** Whether the person has chosen a preset or edited a field (then the page stops choosing for them). */
 let touched = new URLSearchParams(location.search).has('preset');
 const progress = { stepsDone: 0, stepsTotal: 0, runsDone: 0, runsTotal: 0, stepsPerSecond: NaN, etaSeconds: NaN };
-const pace = new Pace();
+/** Rate and time left of the experiment in progress. */
+let pace: Pace | null = null;
 let current = '';
 /** Wall time of the experiment, paused time excluded (for "Done in ..."). */
 const clock = { activeMs: 0, since: 0 };
@@ -137,14 +139,17 @@ function setState(s: LabState, error?: string): void {
   const now = performance.now();
   if (state === 'running' && s !== 'running') clock.activeMs += now - clock.since;
   if (s === 'running' && state !== 'running') clock.since = now;
-  pace.setRunning(s === 'running', now);
+  pace?.setRunning(s === 'running', now);
   state = s;
   hook.state = s;
   if (error !== undefined) hook.error = error;
   document.body.dataset.labState = s;
   const busy = isBusy(s);
   ui.run.disabled = busy || !engineReady || effective === null;
-  ui.run.textContent = continuable() ? `Continue (${continuable()} runs left)` : 'Run';
+  const left = continuable();
+  ui.continue.hidden = left === 0;
+  ui.continue.disabled = ui.run.disabled;
+  ui.continue.textContent = `Continue (${left} run${left === 1 ? '' : 's'} left)`;
   ui.pause.disabled = s !== 'running';
   ui.resume.disabled = s !== 'paused';
   ui.stop.disabled = !(s === 'running' || s === 'paused');
@@ -156,8 +161,8 @@ function setState(s: LabState, error?: string): void {
 }
 
 /**
- * Runs left of a restored, unfinished experiment whose spec is the one the form would run now
- * (0 otherwise): Run then continues it instead of starting over.
+ * Runs left of a stopped or restored experiment whose spec is the one the form would run now
+ * (0 otherwise): Continue trains those, Run starts over.
  */
 function continuable(): number {
   if (!experiment || experiment.phase === 'done' || isBusy(state) || !effective) return 0;
@@ -263,7 +268,7 @@ function onWorkerMessage(m: FromWorker): void {
 // ---- progress ----
 
 function onProgress(p: Extract<FromWorker, { type: 'progress' }>['progress']): void {
-  pace.onProgress(p, performance.now());
+  pace?.onProgress(p, performance.now());
   Object.assign(progress, { stepsDone: p.stepsDone, stepsTotal: p.stepsTotal, runsDone: p.runsDone, runsTotal: p.runsTotal });
   if (p.key && p.kind !== 'skip') current = p.key;
   if (p.kind === 'start' && p.resumedFrom) current = `${p.key} (resumed at step ${p.resumedFrom})`;
@@ -275,8 +280,8 @@ function showStatus(step?: number, totalSteps?: number): void {
   const now = performance.now();
   ui.progress.max = Math.max(1, stepsTotal);
   ui.progress.value = stepsDone;
-  progress.stepsPerSecond = pace.rate(now);
-  progress.etaSeconds = state === 'running' ? pace.etaSeconds(now) : NaN;
+  progress.stepsPerSecond = pace?.rate(now) ?? NaN;
+  progress.etaSeconds = state === 'running' && pace ? pace.etaSeconds(now) : NaN;
   const wallSeconds = (clock.activeMs + (state === 'running' ? now - clock.since : 0)) / 1000;
   const fix = problems.length ? `Fix the settings before running: ${problems.length} problem${problems.length === 1 ? '' : 's'}, marked at ${problems.length === 1 ? 'its field' : 'their fields'}.` : '';
   let text: string;
@@ -294,7 +299,7 @@ function showStatus(step?: number, totalSteps?: number): void {
       text = `Done: ${runsTotal} runs in ${duration(wallSeconds)}.${fix ? ` ${fix}` : ''}`;
       break;
     case 'stopped':
-      text = `Stopped after ${runsDone} of ${runsTotal} runs; the results show the finished ones.${fix ? ` ${fix}` : ''}`;
+      text = `Stopped after ${runsDone} of ${runsTotal} runs; the results show the finished ones${continuable() ? ' (Continue trains the rest)' : ''}.${fix ? ` ${fix}` : ''}`;
       break;
     case 'paused':
       text = `Paused after step ${stepsDone} of ${stepsTotal} (a checkpoint was kept; Resume continues exactly there).`;
@@ -322,7 +327,7 @@ function showStatus(step?: number, totalSteps?: number): void {
 function restoredLine(): string {
   if (!experiment) return '';
   const left = continuable();
-  return `Restored ${experiment.results.length} finished run${experiment.results.length === 1 ? '' : 's'} of ${experiment.spec.name} from this browser${left ? `; Continue trains the ${left} left` : ''}.`;
+  return `Restored ${experiment.results.length} finished run${experiment.results.length === 1 ? '' : 's'} of ${experiment.spec.name} from this browser${left ? `; Continue trains the ${left} left, Run starts over` : ''}.`;
 }
 
 // ---- the spec ----
@@ -483,7 +488,7 @@ function keepExperiment(): Promise<unknown> {
 
 // ---- run controls ----
 
-async function run(): Promise<void> {
+async function run(continuing: boolean): Promise<void> {
   const spec = effective;
   if (!spec || !engineReady) return;
   ui.runError.textContent = '';
@@ -497,8 +502,8 @@ async function run(): Promise<void> {
       return;
     }
   }
-  // A restored experiment with runs left continues; anything else starts afresh.
-  const previous = continuable() > 0 && experiment ? experiment.results : [];
+  // Continue keeps the finished runs (the runner skips them); Run starts afresh.
+  const previous = continuing && continuable() > 0 && experiment ? experiment.results : [];
   const testEvals = previous.length && experiment ? experiment.testEvals : {};
   experiment = { setup: structuredClone(currentSetup()), spec, results: [...previous], testEvals, phase: 'running' };
   await showCharts(spec, true);
@@ -506,7 +511,7 @@ async function run(): Promise<void> {
   showResults();
   void keepExperiment();
   Object.assign(progress, { stepsDone: 0, stepsTotal: 0, runsDone: 0, runsTotal: 0, stepsPerSecond: NaN, etaSeconds: NaN });
-  pace.reset();
+  pace = new Pace(spec, { testCurve: ui.testCurve.checked });
   current = '';
   clock.activeMs = 0;
   timing.startedAt = performance.now();
@@ -517,7 +522,8 @@ async function run(): Promise<void> {
   post({ type: 'run', spec, options: { testCurve: ui.testCurve.checked }, previous });
 }
 
-ui.run.addEventListener('click', () => void run());
+ui.run.addEventListener('click', () => void run(false));
+ui.continue.addEventListener('click', () => void run(true));
 ui.pause.addEventListener('click', () => {
   setState('pausing');
   showStatus();

@@ -4,7 +4,7 @@
  * (bench/browser.ts), console-error collection, and screenshots at a laptop and a phone size into
  * artifacts/screenshots/ (not committed) for a person to look at.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'puppeteer';
@@ -51,9 +51,15 @@ export async function openDemoSession(name: string): Promise<DemoSession> {
   };
 }
 
-/** A new page whose console errors, uncaught errors and failed requests are recorded. */
+/**
+ * A new page whose console errors, uncaught errors and failed requests are recorded. Each page
+ * gets a browser context of its own, so what one test's page kept (the lab's IndexedDB) never
+ * reaches another test; a reload keeps it.
+ */
 export async function openPage(session: DemoSession, options: { withoutWebGpu?: boolean } = {}): Promise<{ page: Page; log: PageLog }> {
-  const page = await session.chromium.browser.newPage();
+  const context = await session.chromium.browser.createBrowserContext();
+  const page = await context.newPage();
+  page.once('close', () => void context.close().catch(() => {}));
   await page.setViewport(VIEWPORTS.laptop);
   if (options.withoutWebGpu) {
     // A browser without WebGPU, as far as the page can tell: navigator.gpu is undefined before any script runs.
@@ -72,12 +78,35 @@ export async function openPage(session: DemoSession, options: { withoutWebGpu?: 
   return { page, log };
 }
 
+/** Lets the page's downloads land in `dir` (in the page's own browser context). */
+export async function allowDownloads(page: Page, dir: string): Promise<void> {
+  const cdp = await page.createCDPSession();
+  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir, browserContextId: page.browserContext().id });
+}
+
+/** A finished download's bytes (Chromium writes a .crdownload first and renames it at the end). */
+export async function waitForFile(path: string, timeoutMs = 10_000): Promise<Buffer> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (existsSync(path)) {
+      const bytes = readFileSync(path);
+      if (bytes.length > 0) return bytes;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the download ${path} did not appear within ${timeoutMs / 1000} s`);
+}
+
 /** Waits for `fn` in the page, or fails with what the page logged. */
 export async function waitInPage<T>(page: Page, log: PageLog, what: string, fn: () => T, timeoutMs: number): Promise<void> {
   try {
     await page.waitForFunction(fn, { timeout: timeoutMs, polling: 200 });
   } catch (e) {
-    throw new Error(`${what}: not within ${timeoutMs / 1000} s (${(e as Error).message}). Page output:\n${log.lines.join('\n') || '(none)'}`);
+    // What the page says about itself, when it has a status line.
+    const status = await page
+      .evaluate(() => [document.body.dataset.labState ?? document.body.dataset.benchState, document.querySelector('[role="status"].status-line')?.textContent].filter(Boolean).join(': '))
+      .catch(() => '');
+    throw new Error(`${what}: not within ${timeoutMs / 1000} s (${(e as Error).message}).${status ? ` Page status: ${status}.` : ''} Page output:\n${log.lines.join('\n') || '(none)'}`);
   }
 }
 

@@ -6,7 +6,7 @@
  * Fashion-MNIST files get the loader's error message on the page; the dev server's copy of the
  * Debian dataset loads when it is installed. Screenshots go to artifacts/screenshots/.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -17,7 +17,7 @@ import { runExperiment } from '../../src/lab/experiment/runner.js';
 import type { RunResult } from '../../src/lab/experiment/types.js';
 import { DEMO_PRESETS } from '../../demos/lab/presets.js';
 import { expectClose } from '../helpers/check.js';
-import { openDemoSession, openPage, screenshots, waitInPage, type DemoSession } from './helpers.js';
+import { allowDownloads, openDemoSession, openPage, screenshots, VIEWPORTS, waitForFile, waitInPage, type DemoSession } from './helpers.js';
 
 const LOAD_MS = 60_000;
 const FASHION_DIR = process.env.WGTRAIN_FASHION_MNIST_DIR || '/usr/share/datasets/fashion-mnist';
@@ -37,24 +37,10 @@ afterAll(async () => {
   rmSync(temp, { recursive: true, force: true });
 });
 
-/** A finished download's bytes (Chromium writes a .crdownload first and renames it at the end). */
-async function waitForFile(path: string, timeoutMs = 10_000): Promise<Buffer> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (existsSync(path)) {
-      const bytes = readFileSync(path);
-      if (bytes.length > 0) return bytes;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the download ${path} did not appear within ${timeoutMs / 1000} s`);
-}
-
 test('the lab trains a tiny preset with live charts, pause and resume, a results table and a JSON export', async () => {
   const { page, log } = await openPage(session);
   const downloads = join(temp, 'downloads');
-  const cdp = await page.createCDPSession();
-  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+  await allowDownloads(page, downloads);
 
   await page.goto(`${session.server.origin}/demos/lab.html`, { waitUntil: 'load', timeout: LOAD_MS });
   await waitInPage(page, log, 'the training worker starting WebGPU', () => window.__lab?.state === 'ready' || window.__lab?.state === 'error', LOAD_MS);
@@ -81,7 +67,13 @@ test('the lab trains a tiny preset with live charts, pause and resume, a results
   await new Promise((r) => setTimeout(r, 1000));
   expect(await page.evaluate(() => window.__lab!.progress.stepsDone), 'steps while paused').toBe(before);
   expect(await page.$eval('#resume', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
-  await page.click('#resume');
+  // The status changes with the click, not at the next progress message.
+  const afterResume = await page.evaluate(() => {
+    document.getElementById('resume')!.click();
+    return document.getElementById('run-status')!.textContent ?? '';
+  });
+  expect(afterResume).not.toContain('Paused');
+  expect(afterResume).toBe(`Resuming at step ${before} of 32 from the checkpoint…`);
   await page.waitForFunction((b: number) => window.__lab!.progress.stepsDone > b || window.__lab!.state === 'done', { timeout: 30_000, polling: 100 }, before);
 
   // The page stays responsive while the worker trains: timers fire on time (a frozen main thread
@@ -128,7 +120,16 @@ test('the lab trains a tiny preset with live charts, pause and resume, a results
   expect(rows[0][4]).toBe('baseline');
   expect(rows[1][4]).toMatch(/^[+−-]?\d.* \[.*, .*\]$/);
   expect(rows[1][6]).toMatch(/^\d\/2$/);
-  expect(await page.$$eval('#results .claims > li', (lis) => lis.length)).toBe(7);
+  expect(await page.$$eval('#results .claims > li', (lis) => lis.length)).toBe(await page.evaluate(() => window.__lab!.analysis!.claims.length));
+  expect(await page.$eval('#results-progress', (e) => e.textContent)).toBe('4 of 4 runs finished.');
+  // The tables fit their box on a laptop and on a phone (no sideways scrolling, nothing cut off).
+  for (const viewport of [VIEWPORTS.laptop, VIEWPORTS.phone]) {
+    await page.setViewport(viewport);
+    const overflow = await page.$$eval('#results .table-wrap', (boxes) => boxes.map((b) => b.scrollWidth - b.clientWidth));
+    expect(overflow.length).toBeGreaterThan(0);
+    expect(overflow, `table overflow (px) at ${viewport.width} px`).toEqual(overflow.map(() => 0));
+  }
+  await page.setViewport(VIEWPORTS.laptop);
 
   // Export: the results as JSON (the download itself, and its content)...
   await page.click('#export-json');
@@ -207,6 +208,53 @@ test('bad Fashion-MNIST files get the loader’s error message on the page', asy
   }
   const shots = await screenshots(page, 'lab-bad-files');
   expect(shots.overflow).toEqual({ laptop: 0, phone: 0 });
+  expect(log.errors).toEqual([]);
+  await page.close();
+}, 120_000);
+
+/** An IDX images file of n images of side × side pixels. */
+function idxImages(n: number, side: number): Buffer {
+  const b = Buffer.alloc(16 + n * side * side);
+  b.writeUInt32BE(0x00000803, 0);
+  b.writeUInt32BE(n, 4);
+  b.writeUInt32BE(side, 8);
+  b.writeUInt32BE(side, 12);
+  for (let i = 16; i < b.length; i++) b[i] = (i * 37) % 256;
+  return b;
+}
+
+test('each dropped Fashion-MNIST file is decompressed once', async () => {
+  const { page, log } = await openPage(session);
+  await page.goto(`${session.server.origin}/demos/lab.html`, { waitUntil: 'load', timeout: LOAD_MS });
+  await waitInPage(page, log, 'the lab page', () => window.__lab?.state === 'ready', LOAD_MS);
+  // Count the gzip streams the training worker opens (the IDX loader gunzips with DecompressionStream).
+  const worker = page.workers().find((w) => w.url().includes('worker'));
+  expect(worker, 'the training worker').toBeDefined();
+  await worker!.evaluate(() => {
+    const scope = self as unknown as { DecompressionStream: typeof DecompressionStream; __gunzips: number };
+    const Original = scope.DecompressionStream;
+    scope.__gunzips = 0;
+    scope.DecompressionStream = class extends Original {
+      constructor(format: CompressionFormat) {
+        super(format);
+        scope.__gunzips++;
+      }
+    };
+  });
+  const dir = mkdtempSync(join(temp, 'small-fashion-'));
+  const files = [
+    ['train-images-idx3-ubyte.gz', idxImages(40, 28)],
+    ['train-labels-idx1-ubyte.gz', idxLabels(40)],
+    ['t10k-images-idx3-ubyte.gz', idxImages(20, 28)],
+    ['t10k-labels-idx1-ubyte.gz', idxLabels(20)],
+  ] as const;
+  for (const [name, bytes] of files) writeFileSync(join(dir, name), gzipSync(bytes));
+  const input = (await page.$('#fashion-files')) as ElementHandle<HTMLInputElement>;
+  await input.uploadFile(...files.map(([name]) => join(dir, name)));
+  await waitInPage(page, log, 'the four small files loaded', () => document.getElementById('fashion-status')?.dataset.loaded === 'true' || (document.getElementById('fashion-error')?.textContent ?? '') !== '', 30_000);
+  expect(await page.$eval('#fashion-error', (e) => e.textContent)).toBe('');
+  expect(await page.$eval('#fashion-status', (e) => e.textContent)).toContain('40 training and 20 test images');
+  expect(await worker!.evaluate(() => (self as unknown as { __gunzips: number }).__gunzips), 'gzip streams opened for 4 files').toBe(4);
   expect(log.errors).toEqual([]);
   await page.close();
 }, 120_000);
