@@ -5,7 +5,7 @@
  * and the merge rules (same spec, duplicates, conflicts, missing runs) on constructed folders.
  */
 import { describe, expect, test } from 'vitest';
-import { checkpointCount, forwardMacsPerImage, GPU_ASSUMPTION, gpuStepFactor, runCostOf } from '../src/lab/experiment/cost.js';
+import { checkpointCount, isCheckpointStep, forwardMacsPerImage, GPU_ASSUMPTION, gpuStepFactor, runCostOf } from '../src/lab/experiment/cost.js';
 import { mergeRunFolders, parseResults, type RunFolder } from '../src/lab/experiment/merge.js';
 import { formatPlan, makePlan } from '../src/lab/experiment/plan.js';
 import { DEFAULT_PAIRED_SD, PAPER_EFFECTS, PilotSds, plannedComparisons, powerTable, seedsForEffect } from '../src/lab/experiment/power.js';
@@ -103,10 +103,13 @@ describe('cost model', () => {
     expect(gpuStepFactor(vitM, 28, 128)).toBeCloseTo(forwardMacsPerImage(vitM, 28) / forwardMacsPerImage(ref, 28), 12);
   });
 
-  test('checkpoint writes: every checkpointEvery steps and every epoch end, counted once where both fall', () => {
-    for (const [T, perEpoch, every] of [[1800, 100, 200], [600, 10, 200], [720, 240, 200], [18, 6, 4], [7, 7, 3], [100, 3, 7]]) {
+  test('checkpoint writes: every checkpointEvery steps and every epoch end of epochs at least a quarter that long, counted once where both fall', () => {
+    expect(isCheckpointStep(8, 8, 200)).toBe(false); // an 8-step epoch: no checkpoint at its end
+    expect(isCheckpointStep(200, 8, 200)).toBe(true);
+    expect(isCheckpointStep(50, 50, 200)).toBe(true);
+    for (const [T, perEpoch, every] of [[1800, 100, 200], [600, 10, 200], [720, 240, 200], [18, 6, 4], [7, 7, 3], [100, 3, 7], [720, 8, 200], [300, 50, 200]]) {
       let brute = 0;
-      for (let s = 1; s <= T; s++) if (s % every === 0 || s % perEpoch === 0) brute++;
+      for (let s = 1; s <= T; s++) if (s % every === 0 || (4 * perEpoch >= every && s % perEpoch === 0)) brute++;
       expect(checkpointCount(T, perEpoch, every), `${T}/${perEpoch}/${every}`).toBe(brute);
     }
   });

@@ -123,7 +123,7 @@ function parseArgs(argv: string[]): CliOptions {
     .option('-o, --out <dir>', 'output folder (default: reports/<name>, reports/<name>-quick with --quick)')
     .option('-q, --quick', 'the small variant: a few minutes on SwiftShader (see below)')
     .option('--browser', 'run in headless Chromium (puppeteer) instead of Node with Dawn')
-    .option('--checkpoint-every <steps>', 'steps between checkpoints, besides epoch ends', positiveInt('--checkpoint-every'), 200)
+    .option('--checkpoint-every <steps>', 'steps between checkpoints, besides the ends of epochs at least a quarter that long', positiveInt('--checkpoint-every'), 200)
     .option('--autotune', 'tune the matmul kernels on this adapter during the first step of each run (default on a GPU; results are bit-identical either way)')
     .option('--no-autotune', 'use stored or default matmul kernels only (default on a software adapter, where compiling every candidate costs more than it saves in a short run)')
     .option('--no-progress', 'no progress bar (one line per run instead)')

@@ -106,9 +106,21 @@ export function gpuStepFactor(model: ModelSpec, imageSize: number, batchSize: nu
   return Math.max(1, stepMacs(model, imageSize, batchSize) / ref);
 }
 
-/** Checkpoint writes of a run: every `checkpointEvery` steps and at every epoch end (runner.ts), once where both fall. */
+/**
+ * Whether the runner checkpoints after step `step` (1-based count of steps done): every
+ * `checkpointEvery` steps, and at epoch ends when an epoch is at least a quarter of that long.
+ * Short epochs (a small training set) would otherwise write a checkpoint every few steps: the
+ * 2000-image MLP cell of cpu-late spent most of its time writing one every 8 steps. Checkpoints
+ * never change training, only how much a killed process loses.
+ */
+export function isCheckpointStep(step: number, stepsPerEpoch: number, checkpointEvery: number): boolean {
+  return step % checkpointEvery === 0 || (4 * stepsPerEpoch >= checkpointEvery && step % stepsPerEpoch === 0);
+}
+
+/** Checkpoint writes of a run (isCheckpointStep), once where an epoch end and the interval fall together. */
 export function checkpointCount(totalSteps: number, stepsPerEpoch: number, checkpointEvery: number): number {
   const every = Math.floor(totalSteps / checkpointEvery);
+  if (4 * stepsPerEpoch < checkpointEvery) return every;
   const epochs = Math.floor(totalSteps / stepsPerEpoch);
   const lcm = (checkpointEvery / gcd(checkpointEvery, stepsPerEpoch)) * stepsPerEpoch;
   return every + epochs - Math.floor(totalSteps / lcm);

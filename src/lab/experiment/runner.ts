@@ -13,7 +13,7 @@
  *   runs/<run>.metrics.jsonl       the run's MetricPoints, appended as they are measured
  *   runs/<run>.curve.jsonl         its training-loss points, appended before each checkpoint
  *   runs/<run>.ckpt                its checkpoint (checkpoint.ts format), replaced atomically
- *                                  every `checkpointEvery` steps and at every epoch end; removed
+ *                                  every `checkpointEvery` steps and at epoch ends (isCheckpointStep); removed
  *                                  once the run's result is written
  *
  * Resume. Re-running the same spec into the same folder skips the runs in results.jsonl and
@@ -34,7 +34,7 @@ import type { StepMetrics, Trainer } from '../trainer.js';
 import { buildRun, DataCache, nodeFashionMnist, type FashionMnistSource } from './build.js';
 import { metricSteps, quickSpec, resolveCells, totalStepsOf, validateSpec, type ResolvedCell } from './spec.js';
 import { nodeStore, type RunStore } from './store.js';
-import { runCostOf } from './cost.js';
+import { isCheckpointStep, runCostOf } from './cost.js';
 import { shareOfAll, type Shard } from './shard.js';
 import { runKey, type ArmSpec, type ExperimentSpec, type MetricPoint, type RunResult } from './types.js';
 
@@ -75,7 +75,7 @@ export interface RunExperimentOptions {
   store?: RunStore;
   /** Fashion-MNIST loader (default: from disk, loadFashionMnist). */
   fashionMnist?: FashionMnistSource;
-  /** Steps between checkpoints (besides every epoch end). Default 200. */
+  /** Steps between checkpoints (besides epoch ends of epochs at least a quarter that long: isCheckpointStep). Default 200. */
   checkpointEvery?: number;
   /** The metric measurement (default analysis.measure); for tests. */
   measure?: MeasureFn;
@@ -414,7 +414,7 @@ async function trainOne(spec: ExperimentSpec, run: PlannedRun, ctx: TrainOneCont
       }
       const s = trainer.step;
       ctx.onProgress({ kind: 'step', key: run.key, step: s, totalSteps: T });
-      const due = s % ctx.checkpointEvery === 0 || s % trainer.stepsPerEpoch === 0;
+      const due = isCheckpointStep(s, trainer.stepsPerEpoch, ctx.checkpointEvery);
       if (due) await checkpoint();
       if (ctx.signal?.aborted) {
         if (!due) await checkpoint();
