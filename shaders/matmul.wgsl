@@ -51,6 +51,13 @@
 // the pre-activation to a second output, bound right after the bias (PREACT_BINDING is 5 with a
 // bias, else 4).
 
+#if ${QUAD}
+enable subgroups;
+// quadBroadcast runs behind a branch on quad_ok, which is the same in all four lanes of a quad (see
+// the direct kernel) but not provably so for the compiler's uniformity analysis.
+diagnostic(off, subgroup_uniformity);
+#endif
+
 const TILE_M = ${TILE_M}u;
 const TILE_N = ${TILE_N}u;
 const TILE_K = ${TILE_K}u;
@@ -168,6 +175,11 @@ struct Params {
 #endif
 #if ${HAS_BIAS}
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+#endif
+#if ${COL_SUM}
+// Direct kernel, TRANS_A (a linear layer's dW = dzᵀ x): also the column sums of A as stored, i.e.
+// the bias gradient sum over k of dz[k][m], added in column_sum's order (see the direct kernel).
+@group(0) @binding(4) var<storage, read_write> col_sum: array<f32>;
 #endif
 #if ${SAVE_PREACT}
 // The pre-activation z = A @ B + bias, written beside the output for the activation's backward.
@@ -471,8 +483,210 @@ fn b_col(b_base: u32, col: u32, k0: u32) -> vec4f {
   return stage(direct_b(b_base, col, k0, params.N, params.K));
 }
 
+// opA for k0 .. k0 + 3 of the thread's rows (row0.. and row1..): aj_0 / aj_1 = opA[rows][k0 + j].
+struct AStep {
+  a0_0: vec4f, a1_0: vec4f, a2_0: vec4f, a3_0: vec4f,
+  a0_1: vec4f, a1_1: vec4f, a2_1: vec4f, a3_1: vec4f,
+};
+
+fn a_step(a_base: u32, k0: u32, row0: u32, row1: u32) -> AStep {
+  let z = vec4f(0.0);
+#if ${TRANS_A}
+  let a0_0 = a_col(a_base, k0, row0);
+  let a1_0 = a_col(a_base, k0 + 1u, row0);
+  let a2_0 = a_col(a_base, k0 + 2u, row0);
+  let a3_0 = a_col(a_base, k0 + 3u, row0);
+#if ${TM8}
+  let a0_1 = a_col(a_base, k0, row1);
+  let a1_1 = a_col(a_base, k0 + 1u, row1);
+  let a2_1 = a_col(a_base, k0 + 2u, row1);
+  let a3_1 = a_col(a_base, k0 + 3u, row1);
+#else
+  let a0_1 = z;
+  let a1_1 = z;
+  let a2_1 = z;
+  let a3_1 = z;
+#endif
+#else
+  let r0 = a_row(a_base, row0, k0);
+  let r1 = a_row(a_base, row0 + 1u, k0);
+  let r2 = a_row(a_base, row0 + 2u, k0);
+  let r3 = a_row(a_base, row0 + 3u, k0);
+  let a0_0 = vec4f(r0.x, r1.x, r2.x, r3.x);
+  let a1_0 = vec4f(r0.y, r1.y, r2.y, r3.y);
+  let a2_0 = vec4f(r0.z, r1.z, r2.z, r3.z);
+  let a3_0 = vec4f(r0.w, r1.w, r2.w, r3.w);
+#if ${TM8}
+  let r4 = a_row(a_base, row1, k0);
+  let r5 = a_row(a_base, row1 + 1u, k0);
+  let r6 = a_row(a_base, row1 + 2u, k0);
+  let r7 = a_row(a_base, row1 + 3u, k0);
+  let a0_1 = vec4f(r4.x, r5.x, r6.x, r7.x);
+  let a1_1 = vec4f(r4.y, r5.y, r6.y, r7.y);
+  let a2_1 = vec4f(r4.z, r5.z, r6.z, r7.z);
+  let a3_1 = vec4f(r4.w, r5.w, r6.w, r7.w);
+#else
+  let a0_1 = z;
+  let a1_1 = z;
+  let a2_1 = z;
+  let a3_1 = z;
+#endif
+#endif
+  return AStep(a0_0, a1_0, a2_0, a3_0, a0_1, a1_1, a2_1, a3_1);
+}
+
+#if ${QUAD}
+// The same values, loaded once per quad: the four threads of a quad share their rows (tx = 0..3 of
+// one ty), so lane q of the quad loads a quarter of them and quadBroadcast hands every lane the rest.
+// On SwiftShader a load costs a gather per lane and a broadcast one shuffle, so the step needs a
+// quarter of the A loads.
+fn a_step_quad(a_base: u32, k0: u32, row0: u32, row1: u32, q: u32) -> AStep {
+  let z = vec4f(0.0);
+#if ${TRANS_A}
+  // Lane q loads k = k0 + q; column j comes from lane j.
+  let mine_0 = a_col(a_base, k0 + q, row0);
+  let a0_0 = quadBroadcast(mine_0, 0u);
+  let a1_0 = quadBroadcast(mine_0, 1u);
+  let a2_0 = quadBroadcast(mine_0, 2u);
+  let a3_0 = quadBroadcast(mine_0, 3u);
+#if ${TM8}
+  let mine_1 = a_col(a_base, k0 + q, row1);
+  let a0_1 = quadBroadcast(mine_1, 0u);
+  let a1_1 = quadBroadcast(mine_1, 1u);
+  let a2_1 = quadBroadcast(mine_1, 2u);
+  let a3_1 = quadBroadcast(mine_1, 3u);
+#else
+  let a0_1 = z;
+  let a1_1 = z;
+  let a2_1 = z;
+  let a3_1 = z;
+#endif
+#else
+#if ${TM8}
+  // Rows row0 .. row0 + 3 and row1 .. row1 + 3, two per lane: lane q loads the (2q)-th and (2q+1)-th.
+  let first = select(row1 + 2u * q - 4u, row0 + 2u * q, q < 2u);
+  let m0 = a_row(a_base, first, k0);
+  let m1 = a_row(a_base, first + 1u, k0);
+  let r0 = quadBroadcast(m0, 0u);
+  let r1 = quadBroadcast(m1, 0u);
+  let r2 = quadBroadcast(m0, 1u);
+  let r3 = quadBroadcast(m1, 1u);
+  let r4 = quadBroadcast(m0, 2u);
+  let r5 = quadBroadcast(m1, 2u);
+  let r6 = quadBroadcast(m0, 3u);
+  let r7 = quadBroadcast(m1, 3u);
+  let a0_1 = vec4f(r4.x, r5.x, r6.x, r7.x);
+  let a1_1 = vec4f(r4.y, r5.y, r6.y, r7.y);
+  let a2_1 = vec4f(r4.z, r5.z, r6.z, r7.z);
+  let a3_1 = vec4f(r4.w, r5.w, r6.w, r7.w);
+#else
+  // Rows row0 .. row0 + 3, one per lane.
+  let m0 = a_row(a_base, row0 + q, k0);
+  let r0 = quadBroadcast(m0, 0u);
+  let r1 = quadBroadcast(m0, 1u);
+  let r2 = quadBroadcast(m0, 2u);
+  let r3 = quadBroadcast(m0, 3u);
+  let a0_1 = z;
+  let a1_1 = z;
+  let a2_1 = z;
+  let a3_1 = z;
+#endif
+  let a0_0 = vec4f(r0.x, r1.x, r2.x, r3.x);
+  let a1_0 = vec4f(r0.y, r1.y, r2.y, r3.y);
+  let a2_0 = vec4f(r0.z, r1.z, r2.z, r3.z);
+  let a3_0 = vec4f(r0.w, r1.w, r2.w, r3.w);
+#endif
+  return AStep(a0_0, a1_0, a2_0, a3_0, a0_1, a1_1, a2_1, a3_1);
+}
+#endif
+
+// The product's state along K: the register block and, with COL_SUM, the partial column sums.
+struct KState {
+  acc: Block,
+  s0_0: vec4f, s1_0: vec4f, s2_0: vec4f, s3_0: vec4f,
+  s0_1: vec4f, s1_1: vec4f, s2_1: vec4f, s3_1: vec4f,
+};
+
+// One step of four k's: opB's values for k0 .. k0 + 3, the outer products with opA's (in `a`) in
+// k order, and (COL_SUM) opA's columns added to the partial sums.
+fn k_step(st: KState, a: AStep, b_base: u32, k0: u32, col0: u32, col1: u32) -> KState {
+  let z = vec4f(0.0);
+  let a0_0 = a.a0_0;
+  let a1_0 = a.a1_0;
+  let a2_0 = a.a2_0;
+  let a3_0 = a.a3_0;
+  let a0_1 = a.a0_1;
+  let a1_1 = a.a1_1;
+  let a2_1 = a.a2_1;
+  let a3_1 = a.a3_1;
+  // opB for k0 .. k0 + 3: row j of the block's columns in bj_0 (group 0) and bj_1 (group 1).
+#if ${TRANS_B}
+  let s0 = b_col(b_base, col0, k0);
+  let s1 = b_col(b_base, col0 + 1u, k0);
+  let s2 = b_col(b_base, col0 + 2u, k0);
+  let s3 = b_col(b_base, col0 + 3u, k0);
+  let b0_0 = vec4f(s0.x, s1.x, s2.x, s3.x);
+  let b1_0 = vec4f(s0.y, s1.y, s2.y, s3.y);
+  let b2_0 = vec4f(s0.z, s1.z, s2.z, s3.z);
+  let b3_0 = vec4f(s0.w, s1.w, s2.w, s3.w);
+#if ${TN8}
+  let s4 = b_col(b_base, col1, k0);
+  let s5 = b_col(b_base, col1 + 1u, k0);
+  let s6 = b_col(b_base, col1 + 2u, k0);
+  let s7 = b_col(b_base, col1 + 3u, k0);
+  let b0_1 = vec4f(s4.x, s5.x, s6.x, s7.x);
+  let b1_1 = vec4f(s4.y, s5.y, s6.y, s7.y);
+  let b2_1 = vec4f(s4.z, s5.z, s6.z, s7.z);
+  let b3_1 = vec4f(s4.w, s5.w, s6.w, s7.w);
+#else
+  let b0_1 = z;
+  let b1_1 = z;
+  let b2_1 = z;
+  let b3_1 = z;
+#endif
+#else
+  let b0_0 = b_row(b_base, k0, col0);
+  let b1_0 = b_row(b_base, k0 + 1u, col0);
+  let b2_0 = b_row(b_base, k0 + 2u, col0);
+  let b3_0 = b_row(b_base, k0 + 3u, col0);
+#if ${TN8}
+  let b0_1 = b_row(b_base, k0, col1);
+  let b1_1 = b_row(b_base, k0 + 1u, col1);
+  let b2_1 = b_row(b_base, k0 + 2u, col1);
+  let b3_1 = b_row(b_base, k0 + 3u, col1);
+#else
+  let b0_1 = z;
+  let b1_1 = z;
+  let b2_1 = z;
+  let b3_1 = z;
+#endif
+#endif
+  var r = st;
+  r.acc = outer_product(r.acc, a0_0, a0_1, b0_0, b0_1);
+  r.acc = outer_product(r.acc, a1_0, a1_1, b1_0, b1_1);
+  r.acc = outer_product(r.acc, a2_0, a2_1, b2_0, b2_1);
+  r.acc = outer_product(r.acc, a3_0, a3_1, b3_0, b3_1);
+#if ${COL_SUM}
+  r.s0_0 += a0_0;
+  r.s1_0 += a1_0;
+  r.s2_0 += a2_0;
+  r.s3_0 += a3_0;
+#if ${TM8}
+  r.s0_1 += a0_1;
+  r.s1_1 += a1_1;
+  r.s2_1 += a2_1;
+  r.s3_1 += a3_1;
+#endif
+#endif
+  return r;
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
+#if ${QUAD}
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sid: u32) {
+#else
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+#endif
   let m0 = (wid.y + params.row_tile_offset) * TILE_M;
   let n0 = (wid.x + params.col_tile_offset) * TILE_N;
   let batch = wid.z + params.batch_offset;
@@ -494,8 +708,21 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     b_outer += idx * params.outer_b_strides[q][r];
   }
 
-  var acc: Block;
-  let z = vec4f(0.0);
+  // Zero-initialised: the register block and the partial column sums.
+  var st: KState;
+#if ${QUAD}
+  // Quads share A's loads when each is four threads of one row of the workgroup (subgroups made of
+  // consecutive invocations, as on SwiftShader and GPUs in practice); anywhere else every lane loads
+  // its own. All four lanes reach the same quad_ok: any lane of a mixed quad sees a different ty.
+  let quad_lane = sid % 4u;
+  let quad_ok = quadBroadcast(lid.y, 0u) == lid.y && quadBroadcast(lid.y, 1u) == lid.y &&
+    quadBroadcast(lid.y, 2u) == lid.y && quadBroadcast(lid.y, 3u) == lid.y;
+#endif
+  // COL_SUM (with TRANS_A: the bias gradient of a linear layer's dW): sum_k A[k][m] for the block's
+  // rows, in column_sum's order when one pass covers the rows: four partial sums, the one of
+  // k = j mod 4 adding A[j][m], A[j + 4][m], ... in turn, then (s0 + s1) + (s2 + s3). A[k][m] for
+  // k = k0 + j is the opA column aj_0 / aj_1 the product loads anyway (k_step adds it). The host
+  // fuses it only without batch dims.
   for (var red = 0u; red < params.reduce_count; red++) {
     var a_base = a_outer;
     var b_base = b_outer;
@@ -509,119 +736,60 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       a_base += idx * params.reduce_a_strides[q][r];
       b_base += idx * params.reduce_b_strides[q][r];
     }
-    for (var k0 = 0u; k0 < params.K; k0 += 4u) {
-      // opA for k0 .. k0 + 3: column j of the block's rows in aj_0 (rows 0..3) and aj_1 (rows 4..7).
-#if ${TRANS_A}
-      let a0_0 = a_col(a_base, k0, row0);
-      let a1_0 = a_col(a_base, k0 + 1u, row0);
-      let a2_0 = a_col(a_base, k0 + 2u, row0);
-      let a3_0 = a_col(a_base, k0 + 3u, row0);
-#if ${TM8}
-      let a0_1 = a_col(a_base, k0, row1);
-      let a1_1 = a_col(a_base, k0 + 1u, row1);
-      let a2_1 = a_col(a_base, k0 + 2u, row1);
-      let a3_1 = a_col(a_base, k0 + 3u, row1);
-#else
-      let a0_1 = z;
-      let a1_1 = z;
-      let a2_1 = z;
-      let a3_1 = z;
-#endif
-#else
-      let r0 = a_row(a_base, row0, k0);
-      let r1 = a_row(a_base, row0 + 1u, k0);
-      let r2 = a_row(a_base, row0 + 2u, k0);
-      let r3 = a_row(a_base, row0 + 3u, k0);
-      let a0_0 = vec4f(r0.x, r1.x, r2.x, r3.x);
-      let a1_0 = vec4f(r0.y, r1.y, r2.y, r3.y);
-      let a2_0 = vec4f(r0.z, r1.z, r2.z, r3.z);
-      let a3_0 = vec4f(r0.w, r1.w, r2.w, r3.w);
-#if ${TM8}
-      let r4 = a_row(a_base, row1, k0);
-      let r5 = a_row(a_base, row1 + 1u, k0);
-      let r6 = a_row(a_base, row1 + 2u, k0);
-      let r7 = a_row(a_base, row1 + 3u, k0);
-      let a0_1 = vec4f(r4.x, r5.x, r6.x, r7.x);
-      let a1_1 = vec4f(r4.y, r5.y, r6.y, r7.y);
-      let a2_1 = vec4f(r4.z, r5.z, r6.z, r7.z);
-      let a3_1 = vec4f(r4.w, r5.w, r6.w, r7.w);
-#else
-      let a0_1 = z;
-      let a1_1 = z;
-      let a2_1 = z;
-      let a3_1 = z;
-#endif
-#endif
-      // opB for k0 .. k0 + 3: row j of the block's columns in bj_0 (group 0) and bj_1 (group 1).
-#if ${TRANS_B}
-      let s0 = b_col(b_base, col0, k0);
-      let s1 = b_col(b_base, col0 + 1u, k0);
-      let s2 = b_col(b_base, col0 + 2u, k0);
-      let s3 = b_col(b_base, col0 + 3u, k0);
-      let b0_0 = vec4f(s0.x, s1.x, s2.x, s3.x);
-      let b1_0 = vec4f(s0.y, s1.y, s2.y, s3.y);
-      let b2_0 = vec4f(s0.z, s1.z, s2.z, s3.z);
-      let b3_0 = vec4f(s0.w, s1.w, s2.w, s3.w);
-#if ${TN8}
-      let s4 = b_col(b_base, col1, k0);
-      let s5 = b_col(b_base, col1 + 1u, k0);
-      let s6 = b_col(b_base, col1 + 2u, k0);
-      let s7 = b_col(b_base, col1 + 3u, k0);
-      let b0_1 = vec4f(s4.x, s5.x, s6.x, s7.x);
-      let b1_1 = vec4f(s4.y, s5.y, s6.y, s7.y);
-      let b2_1 = vec4f(s4.z, s5.z, s6.z, s7.z);
-      let b3_1 = vec4f(s4.w, s5.w, s6.w, s7.w);
-#else
-      let b0_1 = z;
-      let b1_1 = z;
-      let b2_1 = z;
-      let b3_1 = z;
-#endif
-#else
-      let b0_0 = b_row(b_base, k0, col0);
-      let b1_0 = b_row(b_base, k0 + 1u, col0);
-      let b2_0 = b_row(b_base, k0 + 2u, col0);
-      let b3_0 = b_row(b_base, k0 + 3u, col0);
-#if ${TN8}
-      let b0_1 = b_row(b_base, k0, col1);
-      let b1_1 = b_row(b_base, k0 + 1u, col1);
-      let b2_1 = b_row(b_base, k0 + 2u, col1);
-      let b3_1 = b_row(b_base, k0 + 3u, col1);
-#else
-      let b0_1 = z;
-      let b1_1 = z;
-      let b2_1 = z;
-      let b3_1 = z;
-#endif
-#endif
-      acc = outer_product(acc, a0_0, a0_1, b0_0, b0_1);
-      acc = outer_product(acc, a1_0, a1_1, b1_0, b1_1);
-      acc = outer_product(acc, a2_0, a2_1, b2_0, b2_1);
-      acc = outer_product(acc, a3_0, a3_1, b3_0, b3_1);
+#if ${QUAD}
+    // Branch once per quad, outside the loop (SwiftShader would run both sides of a per-step branch).
+    if (quad_ok) {
+      for (var k0 = 0u; k0 < params.K; k0 += 4u) {
+        st = k_step(st, a_step_quad(a_base, k0, row0, row1, quad_lane), b_base, k0, col0, col1);
+      }
+    } else {
+      for (var k0 = 0u; k0 < params.K; k0 += 4u) {
+        st = k_step(st, a_step(a_base, k0, row0, row1), b_base, k0, col0, col1);
+      }
     }
+#else
+    for (var k0 = 0u; k0 < params.K; k0 += 4u) {
+      st = k_step(st, a_step(a_base, k0, row0, row1), b_base, k0, col0, col1);
+    }
+#endif
   }
+#if ${COL_SUM}
+  // The threads of the first column block write it (every block computed the same sums).
+  if (n0 == 0u && lid.x == 0u) {
+    let t0 = (st.s0_0 + st.s1_0) + (st.s2_0 + st.s3_0);
+    for (var r = 0u; r < 4u; r++) {
+      if (row0 + r < params.M) { col_sum[row0 + r] = t0[r]; }
+    }
+#if ${TM8}
+    let t1 = (st.s0_1 + st.s1_1) + (st.s2_1 + st.s3_1);
+    for (var r = 0u; r < 4u; r++) {
+      if (row1 + r < params.M) { col_sum[row1 + r] = t1[r]; }
+    }
+#endif
+  }
+#endif
 
   let c_base = batch * params.M * params.N;
-  store_row(row0, col0, c_base, acc.c0_0);
-  store_row(row0 + 1u, col0, c_base, acc.c1_0);
-  store_row(row0 + 2u, col0, c_base, acc.c2_0);
-  store_row(row0 + 3u, col0, c_base, acc.c3_0);
+  store_row(row0, col0, c_base, st.acc.c0_0);
+  store_row(row0 + 1u, col0, c_base, st.acc.c1_0);
+  store_row(row0 + 2u, col0, c_base, st.acc.c2_0);
+  store_row(row0 + 3u, col0, c_base, st.acc.c3_0);
 #if ${TN8}
-  store_row(row0, col1, c_base, acc.c0_1);
-  store_row(row0 + 1u, col1, c_base, acc.c1_1);
-  store_row(row0 + 2u, col1, c_base, acc.c2_1);
-  store_row(row0 + 3u, col1, c_base, acc.c3_1);
+  store_row(row0, col1, c_base, st.acc.c0_1);
+  store_row(row0 + 1u, col1, c_base, st.acc.c1_1);
+  store_row(row0 + 2u, col1, c_base, st.acc.c2_1);
+  store_row(row0 + 3u, col1, c_base, st.acc.c3_1);
 #endif
 #if ${TM8}
-  store_row(row1, col0, c_base, acc.c4_0);
-  store_row(row1 + 1u, col0, c_base, acc.c5_0);
-  store_row(row1 + 2u, col0, c_base, acc.c6_0);
-  store_row(row1 + 3u, col0, c_base, acc.c7_0);
+  store_row(row1, col0, c_base, st.acc.c4_0);
+  store_row(row1 + 1u, col0, c_base, st.acc.c5_0);
+  store_row(row1 + 2u, col0, c_base, st.acc.c6_0);
+  store_row(row1 + 3u, col0, c_base, st.acc.c7_0);
 #if ${TN8}
-  store_row(row1, col1, c_base, acc.c4_1);
-  store_row(row1 + 1u, col1, c_base, acc.c5_1);
-  store_row(row1 + 2u, col1, c_base, acc.c6_1);
-  store_row(row1 + 3u, col1, c_base, acc.c7_1);
+  store_row(row1, col1, c_base, st.acc.c4_1);
+  store_row(row1 + 1u, col1, c_base, st.acc.c5_1);
+  store_row(row1 + 2u, col1, c_base, st.acc.c6_1);
+  store_row(row1 + 3u, col1, c_base, st.acc.c7_1);
 #endif
 #endif
 }

@@ -392,7 +392,7 @@ function defines(overrides: Defines): Defines {
     MODE_MATMUL: false, MODE_ACT_GRAD: false, MODE_COLUMN_SUM: false,
     TILE_M: 64, TILE_N: 64, TILE_K: 16, TM8: false, TN8: false, PREFETCH: false, DOUBLE_BUFFER: false, DIRECT: false, ROUND_F16: false,
     TRANS_A: false, TRANS_B: false, A_VEC4: false, B_VEC4: false, C_VEC4: false,
-    HAS_BIAS: false, SAVE_PREACT: false, PREACT_BINDING: 4,
+    HAS_BIAS: false, SAVE_PREACT: false, PREACT_BINDING: 4, COL_SUM: false, QUAD: false,
     ...activationDefines('none'),
     ...overrides,
   };
@@ -453,6 +453,12 @@ interface MatmulSpec {
   activation?: Activation;
   /** Also return the pre-activation (bias included), for the activation's backward. */
   savePreact?: boolean;
+  /**
+   * With transA: also return the sums of A's stored columns (a linear layer's bias gradient, from the
+   * dW product), of this shape, when the kernel can add them in columnSum's order (see
+   * fusedColumnSum); otherwise `colSum` comes back null and the caller runs columnSum.
+   */
+  colSumShape?: Shape;
   /** Use this tile config (autotuning); otherwise the test override, the tuned choice or the heuristic. */
   config?: TileConfig;
 }
@@ -501,30 +507,46 @@ function tryTensorCores(spec: MatmulSpec, outer: BatchDims, reduce: BatchDims): 
 
 const tensorCoresOff = typeof process !== 'undefined' && process.env?.WGTRAIN_TENSOR_CORES === 'off';
 
-function runMatmul(spec: MatmulSpec): { out: Tensor; preact: Tensor | null } {
+/**
+ * Whether the dW product can also give the bias gradient (COL_SUM): the direct kernel sums A's
+ * stored columns while it multiplies, in columnSum's order, which it matches only when one
+ * columnSum pass covers the rows (K <= COLUMN_SUM_CHUNK), with no batch dims and with the operands
+ * as stored (not rounded to f16).
+ */
+function fusedColumnSum(spec: MatmulSpec, v: MatmulVariant, outer: BatchDims, reduce: BatchDims): boolean {
+  return !!spec.colSumShape && !!v.direct && spec.transA && !spec.bias && outer.shape.length === 0 && reduce.shape.length === 0 &&
+    spec.K <= COLUMN_SUM_CHUNK && matmulPrecision === 'highest';
+}
+
+function runMatmul(spec: MatmulSpec): { out: Tensor; preact: Tensor | null; colSum: Tensor | null } {
   const { op, M, N, K, transA, transB } = spec;
   const activation = spec.activation ?? 'none';
   const { outer, reduce } = planBatch(spec);
   const onTensorCores = tryTensorCores(spec, outer, reduce);
-  if (onTensorCores) return { out: onTensorCores, preact: null };
+  if (onTensorCores) return { out: onTensorCores, preact: null, colSum: null };
   const out = Tensor.empty(spec.outShape);
   const preact = spec.savePreact ? Tensor.empty(spec.outShape) : null;
   const outerCount = shapeSize(outer.shape);
   const reduceCount = shapeSize(reduce.shape);
   const v = pickVariant(spec);
+  const colSum = fusedColumnSum(spec, v, outer, reduce) ? Tensor.empty(spec.colSumShape!) : null;
   const hasBias = !!spec.bias;
   const kernelDefines = defines({
     MODE_MATMUL: true,
     TILE_M: v.tileM, TILE_N: v.tileN, TILE_K: v.tileK, TM8: v.threadM === 8, TN8: v.threadN === 8,
     PREFETCH: !!v.prefetch, DOUBLE_BUFFER: !!v.doubleBuffer, DIRECT: !!v.direct,
+    // The direct kernel shares its A loads within quads where the device has subgroups (a shader
+    // check falls back to per-lane loads where a quad is not four threads of one row).
+    QUAD: !!v.direct && engine().hasFeature('subgroups' as GPUFeatureName),
     ROUND_F16: matmulPrecision === 'medium',
     TRANS_A: transA, TRANS_B: transB, A_VEC4: v.aVec4, B_VEC4: v.bVec4, C_VEC4: v.cVec4,
-    HAS_BIAS: hasBias, SAVE_PREACT: !!preact, PREACT_BINDING: hasBias ? 5 : 4,
+    HAS_BIAS: hasBias, SAVE_PREACT: !!preact, PREACT_BINDING: hasBias ? 5 : 4, COL_SUM: !!colSum,
     ...activationDefines(activation),
   });
   const buffers = [spec.a.buffer(op), spec.b.buffer(op), out.buffer(op)];
   if (spec.bias) buffers.push(spec.bias.buffer(op));
   if (preact) buffers.push(preact.buffer(op));
+  if (colSum) buffers.push(colSum.buffer(op));
 
   const e = engine();
   const why = tileConfigProblem(v, e.device.limits);
@@ -552,7 +574,7 @@ function runMatmul(spec: MatmulSpec): { out: Tensor; preact: Tensor | null } {
       }
     }
   }
-  return { out, preact };
+  return { out, preact, colSum };
 }
 
 /** The explicit config, the test override, the tuned choice or the heuristic, in that order. */
@@ -746,11 +768,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
     const dx = needX
       ? runMatmul({ op: 'linear backward', a: dz, b: ws, transA: false, transB: false, M: rows, N: inF, K: outF, aBatch: [], bBatch: [], outBatch: [], outShape: x.shape }).out
       : null;
-    // dW = dzᵀ @ x: dz stored [rows, out] is read transposed.
-    const dw = needW
-      ? runMatmul({ op: 'linear backward', a: dz, b: xs, transA: true, transB: false, M: outF, N: inF, K: rows, aBatch: [], bBatch: [], outBatch: [], outShape: weight.shape }).out
+    // dW = dzᵀ @ x: dz stored [rows, out] is read transposed. The same kernel may sum dz's columns
+    // for the bias gradient on the way (one dispatch fewer).
+    const dwRun = needW
+      ? runMatmul({ op: 'linear backward', a: dz, b: xs, transA: true, transB: false, M: outF, N: inF, K: rows, aBatch: [], bBatch: [], outBatch: [], outShape: weight.shape,
+        colSumShape: bias && needB ? bias.shape : undefined })
       : null;
-    const db = bias && needB ? columnSum(dz, rows, outF, bias.shape) : null;
+    const dw = dwRun ? dwRun.out : null;
+    const db = bias && needB ? (dwRun?.colSum ?? columnSum(dz, rows, outF, bias.shape)) : null;
     return bias ? [dx, dw, db] : [dx, dw];
   }, saved);
   preact?.dispose();
