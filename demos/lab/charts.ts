@@ -344,7 +344,11 @@ export class LabCharts {
     const xy = <T extends { cell: string; step: number }>(r: T) => ({ ...r, x: this.xOf(r.cell, r.step) });
     // A schedule is the same for every seed: one line per mode.
     chart.setData('mean', means.filter((r) => positive(r.value)).map(xy));
-    chart.setData('band', bands.filter((r) => positive(r.lo)).map(xy));
+    const [lo, hi] = bandLimits([...means.map((r) => r.value), ...raw.map((r) => r.value)].filter(positive), log);
+    chart.setData(
+      'band',
+      bands.map((r) => ({ ...r, lo: Math.max(lo, r.lo), hi: Math.min(hi, r.hi) })).filter((r) => positive(r.lo) && r.lo <= r.hi).map(xy),
+    );
     // Faint seed lines show the raw values (as TensorBoard shows the unsmoothed run under the smoothed one).
     chart.setData('seeds', this.view.seeds && !def.schedule ? raw.filter((r) => positive(r.value)).map(xy) : []);
     chart.card.dataset.points = String(raw.length);
@@ -430,4 +434,21 @@ export class LabCharts {
     for (const c of this.charts.values()) c.dispose();
     this.charts.clear();
   }
+}
+
+/**
+ * How far a band may reach beyond the lines: a fifth of their range on either side (in log units
+ * on a log scale). With two seeds the 95% CI is ±12.7 standard errors, and a band that wide would
+ * squash every line into a sliver; cut there, it runs off the plotted range instead, as a band
+ * too wide to show should.
+ */
+function bandLimits(values: number[], log: boolean): [number, number] {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return [-Infinity, Infinity];
+  const f = log ? Math.log10 : (x: number) => x;
+  const g = log ? (x: number) => 10 ** x : (x: number) => x;
+  const min = f(Math.min(...finite));
+  const max = f(Math.max(...finite));
+  const pad = max > min ? 0.2 * (max - min) : Math.abs(max) * 0.2 || 1;
+  return [g(min - pad), g(max + pad)];
 }

@@ -64,7 +64,7 @@ export function paperSide(id: string): HTMLElement {
     return box;
   }
   box.append(h('strong', {}, 'Paper: '), r.summary);
-  if (r.rows.length) box.append(' ', h('span', { class: 'reported' }, r.rows.map((row) => `${reportedRowText(row)}, ${row.comparison}`).join('; ')), '.');
+  if (r.rows.length) box.append(' ', h('span', { class: 'reported' }, `${r.rows.map((row) => `${reportedRowText(row)}, ${row.comparison}`).join('; ')}.`));
   box.append(' ', h('span', { class: 'small muted' }, '(', link(), `; ${r.source})`));
   return box;
 }

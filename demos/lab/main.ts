@@ -394,8 +394,9 @@ function applySetup(setup: Setup): void {
   ui.testCurve.checked = setup.testCurve;
   const draft = setup.draft;
   ui.presetDescription.textContent = typeof draft.description === 'string' ? draft.description : '';
+  // A draft that is no preset (a link, a JSON edit) shows as "custom" rather than as the last preset chosen.
   const preset = PRESET_ENTRIES.find((p) => p.name === draft.name);
-  if (preset) ui.preset.value = preset.name;
+  ui.preset.value = preset ? preset.name : CUSTOM;
   form.set(draft);
   ui.json.value = JSON.stringify(draft, null, 2);
   ui.jsonError.textContent = '';
@@ -596,6 +597,15 @@ ui.copyLink.addEventListener('click', async () => {
 
 // ---- the spec controls ----
 
+/** The preset list's entry for a spec that is none of the presets. */
+const CUSTOM = '';
+{
+  const o = document.createElement('option');
+  o.value = CUSTOM;
+  o.textContent = 'custom spec (from a link or edited)';
+  o.disabled = true;
+  ui.preset.append(o);
+}
 for (const entry of PRESET_ENTRIES) {
   const o = document.createElement('option');
   o.value = entry.name;

@@ -40,8 +40,8 @@ export const REPORTED: Record<string, ReportedEffect> = {
       { model: 'ViT-T', from: 73.9, to: 74.3, comparison: 'no dropout → early dropout' },
       { model: 'Mixer-S', from: 71.0, to: 71.3, comparison: 'no dropout → early dropout' },
       { model: 'Swin-F', from: 74.3, to: 74.7, comparison: 'no dropout → early dropout' },
-      { model: 'ViT-T', from: 73.9, to: 74.4, comparison: 'no dropout → early s.d.' },
-      { model: 'ConvNeXt-F', from: 76.1, to: 76.3, comparison: 'no dropout → early s.d.' },
+      { model: 'ViT-T', from: 73.9, to: 74.4, comparison: 'no dropout → early stochastic depth' },
+      { model: 'ConvNeXt-F', from: 76.1, to: 76.3, comparison: 'no dropout → early stochastic depth' },
     ],
     source: `${IMAGENET}, early-dropout results table; training-loss curves in the same section`,
   },
@@ -58,8 +58,8 @@ export const REPORTED: Record<string, ReportedEffect> = {
   'late-overfitting': {
     summary: 'Late stochastic depth beats standard stochastic depth on larger, overfitting models by 0.6 to 0.7 points.',
     rows: [
-      { model: 'ViT-B', from: 81.6, to: 82.3, comparison: 'standard s.d. → late s.d.' },
-      { model: 'Mixer-B', from: 78.0, to: 78.6, comparison: 'standard s.d. → late s.d.' },
+      { model: 'ViT-B', from: 81.6, to: 82.3, comparison: 'standard → late stochastic depth' },
+      { model: 'Mixer-B', from: 78.0, to: 78.6, comparison: 'standard → late stochastic depth' },
     ],
     source: `${IMAGENET}, late-dropout results table`,
   },

@@ -9,17 +9,15 @@
  * - "Download report" gives the headless lab's own report (renderReport, compared in Node) whose
  *   numbers are the page's;
  * - a reload brings the finished runs back (charts, table, claims).
- *
- * With WGTRAIN_DOCS_SCREENSHOTS=1 it also writes the README's screenshots to docs/screenshots/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync, strFromU8 } from 'fflate';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { renderReport } from '../../src/lab/experiment/report.js';
 import type { ExperimentSpec, RunResult } from '../../src/lab/experiment/types.js';
-import { allowDownloads, openDemoSession, openPage, ROOT, VIEWPORTS, waitForFile, waitInPage, type DemoSession } from './helpers.js';
+import { allowDownloads, openDemoSession, openPage, waitForFile, waitInPage, type DemoSession } from './helpers.js';
 
 const LOAD_MS = 60_000;
 let session: DemoSession;
@@ -191,30 +189,6 @@ test('a linked spec runs with an honest ETA, banded charts, titled exports, the 
   expect(await field('epochs')).toBe('48');
   expect(await page.$eval('#run', (b) => b.textContent)).toBe('Run');
 
-  if (process.env.WGTRAIN_DOCS_SCREENSHOTS === '1') await docsScreenshots(page);
   expect(log.errors).toEqual([]);
   await page.close();
 }, 420_000);
-
-/** The README's screenshots: the charts with their claims, the results, and the page on a phone. */
-async function docsScreenshots(page: import('puppeteer').Page): Promise<void> {
-  const dir = join(ROOT, 'docs', 'screenshots');
-  mkdirSync(dir, { recursive: true });
-  await page.setViewport(VIEWPORTS.laptop);
-  await page.select('#opt-spread', 'ci');
-  await new Promise((r) => setTimeout(r, 800));
-  const clip = async (selector: string, file: string, maxHeight = 1400) => {
-    const box = await page.$eval(selector, (e) => {
-      const r = e.getBoundingClientRect();
-      return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
-    });
-    await page.screenshot({ path: join(dir, file) as `${string}.png`, clip: { x: Math.max(0, box.x - 8), y: Math.max(0, box.y - 8), width: box.width + 16, height: Math.min(maxHeight, box.height + 16) } });
-  };
-  await clip('.cols-2', 'lab-experiment.png');
-  await clip('#charts', 'lab-charts.png', 1500);
-  await clip('#results-card', 'lab-results.png', 1500);
-  await page.setViewport(VIEWPORTS.phone);
-  await new Promise((r) => setTimeout(r, 800));
-  await page.screenshot({ path: join(dir, 'lab-phone.png'), clip: { x: 0, y: 0, width: VIEWPORTS.phone.width, height: 1600 } });
-  await page.setViewport(VIEWPORTS.laptop);
-}

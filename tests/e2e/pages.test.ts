@@ -9,7 +9,9 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { LandingOutcome } from '../../demos/landing.js';
 import type { BenchDemoState } from '../../demos/bench/main.js';
 import type { EngineCheckOutcome } from '../../demos/engine-check.js';
-import { openDemoSession, openPage, screenshots, waitInPage, type DemoSession } from './helpers.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDemoSession, openPage, ROOT, screenshots, waitInPage, type DemoSession } from './helpers.js';
 
 const LOAD_MS = 60_000;
 let session: DemoSession;
@@ -96,6 +98,10 @@ test('the benchmark page runs a small benchmark into charts and tables', async (
   const exported = await page.evaluate(() => window.__lastDownload);
   expect(JSON.parse(exported!.text!).matmul).toHaveLength(2);
   expect((await screenshots(page, 'bench')).overflow).toEqual({ laptop: 0, phone: 0 });
+  if (process.env.WGTRAIN_DOCS_SCREENSHOTS === '1') {
+    mkdirSync(join(ROOT, 'docs', 'screenshots'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'docs', 'screenshots', 'bench.png'), clip: { x: 0, y: 0, width: 1280, height: 1100 } });
+  }
   expect(log.errors).toEqual([]);
   await page.close();
 }, 150_000);
