@@ -102,7 +102,7 @@ test('Stop says what was not trained; leaving a running page asks first; after a
   await page.click('#run');
   await waitInPage(page, log, 'the first finished run', () => window.__lab!.results().length >= 1 || window.__lab!.state !== 'running', 120_000);
   await page.click('#stop');
-  await waitInPage(page, log, 'the stop', () => window.__lab!.state === 'stopped' || window.__lab!.state === 'done', 60_000);
+  await waitInPage(page, log, 'the stop', () => window.__lab!.state === 'stopped' || window.__lab!.state === 'done', 120_000);
   expect(await page.evaluate(() => window.__lab!.state)).toBe('stopped');
   const kept = (await page.evaluate(() => window.__lab!.results())) as RunResult[];
   const left = 4 - kept.length;
