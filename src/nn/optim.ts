@@ -1,9 +1,8 @@
 /**
  * Optimizers with PyTorch's semantics: AdamW (decoupled weight decay) and SGD (momentum, optional
- * Nesterov, coupled weight decay). A fused kernel (shaders/optim.wgsl) rewrites each parameter and
- * its state buffers in place, several parameters per dispatch (as many as the device's storage
- * buffer bindings allow, at most 4): no temporaries, no readback, nothing allocated after
- * construction.
+ * Nesterov, coupled weight decay). Each parameter is updated by one fused kernel dispatch
+ * (shaders/optim.wgsl) that rewrites the parameter and its state buffers in place: no temporaries,
+ * no readback, nothing allocated after construction.
  *
  *   const opt = new AdamW(model.namedParameters(), { lr: 1e-3, weightDecay: 0.05 });
  *   for (...) { opt.zeroGrad(); loss(...).backward(); opt.lr = schedule(t); opt.step(); }
@@ -27,8 +26,6 @@ import { grid1d, Params } from './functional/util.js';
 import { Parameter } from './module.js';
 
 const OPTIM = defineKernel('optim', optimSrc);
-/** Parameters one dispatch of shaders/optim.wgsl can update. */
-const MAX_PER_DISPATCH = 4;
 
 /** Plain tensors (named '0', '1', ... by position) or `[name, tensor]` pairs (`module.namedParameters()`). */
 export type ParamList = readonly Tensor[] | readonly (readonly [string, Tensor])[];
@@ -204,42 +201,25 @@ export abstract class Optimizer {
       active.push(e);
     }
     this.stepCount++;
-    for (const e of active) e.steps++;
-    const work = active.filter((e) => e.param.size > 0);
-    // Each parameter binds p, g and its state; the device caps storage buffers per shader stage.
-    const bindings = 2 + this.slots.length;
-    const perDispatch = Math.max(1, Math.min(MAX_PER_DISPATCH, Math.floor(engine().device.limits.maxStorageBuffersPerShaderStage / bindings)));
-    for (let at = 0; at < work.length; at += perDispatch) this.dispatchUpdates(work.slice(at, at + perDispatch), bindings);
+    for (const e of active) {
+      e.steps++;
+      if (e.param.size === 0) continue;
+      this.update(e, this._lr * e.group.lrScale);
+    }
   }
 
-  /** The update's variant of shaders/optim.wgsl. */
-  protected abstract variant(): { ADAMW: boolean; MOMENTUM: boolean; NESTEROV: boolean };
-  /** Scalars shared by every parameter (the Params header of shaders/optim.wgsl). */
-  protected abstract sharedScalars(): { beta1?: number; beta2?: number; eps?: number; momentum?: number; dampening?: number };
-  /** One parameter's scalars (its Slot in shaders/optim.wgsl), at learning rate `lr`. */
-  protected abstract slotScalars(e: OptimizerEntry, lr: number): { a: number; b: number; c: number; first: boolean };
+  /** Records the fused update of one parameter (its grad is checked and non-null). */
+  protected abstract update(e: OptimizerEntry, lr: number): void;
 
-  /** Records one fused update of up to MAX_PER_DISPATCH parameters (grads checked and non-null). */
-  private dispatchUpdates(entries: OptimizerEntry[], bindings: number): void {
+  protected dispatchUpdate(e: OptimizerEntry, defines: Record<string, boolean>, uniforms: ArrayBuffer, state: Tensor[]): void {
     const where = `${this.kind}.step`;
-    const h = this.sharedScalars();
-    const params = new Params()
-      .f32(h.beta1 ?? 0).f32(1 - (h.beta1 ?? 0)).f32(h.beta2 ?? 0).f32(1 - (h.beta2 ?? 0))
-      .f32(h.eps ?? 0).f32(h.momentum ?? 0).f32(1 - (h.dampening ?? 0)).u32(0);
-    const buffers: GPUBuffer[] = [];
-    let end = 0;
-    for (const e of entries) {
-      end += e.param.size;
-      const v = this.slotScalars(e, this._lr * e.group.lrScale);
-      params.u32(end).u32(v.first ? 1 : 0).f32(v.a).f32(v.b).f32(v.c).u32(0).u32(0).u32(0);
-      buffers.push(e.param.buffer(where), e.param.grad!.buffer(where), ...this.slots.map((slot) => e.state[slot].buffer(where)));
-    }
-    const defines: Record<string, boolean | number> = { ...this.variant() };
-    for (let k = 0; k < MAX_PER_DISPATCH; k++) {
-      defines[`BASE_${k}`] = 1 + k * bindings;
-      if (k > 0) defines[`HAS_${k}`] = k < entries.length;
-    }
-    engine().dispatch({ kernel: OPTIM, defines, buffers, uniforms: params.bytes(), workgroups: grid1d(end) });
+    engine().dispatch({
+      kernel: OPTIM,
+      defines,
+      buffers: [e.param.buffer(where), e.param.grad!.buffer(where), ...state.map((t) => t.buffer(where))],
+      uniforms,
+      workgroups: grid1d(e.param.size),
+    });
   }
 
   /** Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */
@@ -388,18 +368,21 @@ export class AdamW extends Optimizer {
     return [this.beta1, this.beta2];
   }
 
-  protected variant() {
-    return { ADAMW: true, MOMENTUM: false, NESTEROV: false };
-  }
-
-  protected sharedScalars() {
-    return { beta1: this.beta1, beta2: this.beta2, eps: this.eps };
-  }
-
-  protected slotScalars(e: OptimizerEntry, lr: number) {
+  protected update(e: OptimizerEntry, lr: number): void {
     // Float64 on the host, one rounding to f32 per scalar (1 − 0.999^t is 1e-3 at t = 1).
     const t = e.steps;
-    return { a: 1 - lr * e.group.weightDecay, b: lr / (1 - this.beta1 ** t), c: 1 / Math.sqrt(1 - this.beta2 ** t), first: false };
+    const stepSize = lr / (1 - this.beta1 ** t);
+    const invSqrtBc2 = 1 / Math.sqrt(1 - this.beta2 ** t);
+    const uniforms = new Params()
+      .u32(e.param.size).u32(0).u32(0).u32(0)
+      .f32(1 - lr * e.group.weightDecay)
+      .f32(stepSize)
+      .f32(this.beta1).f32(1 - this.beta1)
+      .f32(this.beta2).f32(1 - this.beta2)
+      .f32(invSqrtBc2)
+      .f32(this.eps)
+      .bytes();
+    this.dispatchUpdate(e, { ADAMW: true, MOMENTUM: false, NESTEROV: false }, uniforms, [e.state.exp_avg, e.state.exp_avg_sq]);
   }
 
   protected hyperparameters(): Record<string, number | boolean> {
@@ -452,16 +435,16 @@ export class SGD extends Optimizer {
     this.nesterov = nesterov;
   }
 
-  protected variant() {
-    return { ADAMW: false, MOMENTUM: this.momentum > 0, NESTEROV: this.nesterov };
-  }
-
-  protected sharedScalars() {
-    return { momentum: this.momentum, dampening: this.dampening };
-  }
-
-  protected slotScalars(e: OptimizerEntry, lr: number) {
-    return { a: lr, b: e.group.weightDecay, c: 0, first: e.steps === 1 };
+  protected update(e: OptimizerEntry, lr: number): void {
+    const hasMomentum = this.momentum > 0;
+    const uniforms = new Params()
+      .u32(e.param.size).u32(e.steps === 1 ? 1 : 0).u32(0).u32(0)
+      .f32(lr)
+      .f32(e.group.weightDecay)
+      .f32(this.momentum)
+      .f32(1 - this.dampening)
+      .bytes();
+    this.dispatchUpdate(e, { ADAMW: false, MOMENTUM: hasMomentum, NESTEROV: this.nesterov }, uniforms, hasMomentum ? [e.state.momentum_buffer] : []);
   }
 
   protected hyperparameters(): Record<string, number | boolean> {
