@@ -3,8 +3,8 @@
  * a pass / fail verdict with each check; the outcome is also on window.__engineCheck.
  */
 import { adapterReport, init, shutdown, WebGPUUnavailableError, type AdapterReport } from '../src/index.js';
-import { h } from './shared/dom.js';
-import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from './shared/webgpu.js';
+import { h } from './common/dom.js';
+import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from './common/webgpu.js';
 import { judgeEngineCheck, runEngineCheck, type EngineCheckResult, type EngineCheckVerdict } from './engine-check-compute.js';
 
 export type EngineCheckOutcome =

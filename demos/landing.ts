@@ -1,6 +1,6 @@
 /** The landing page: which WebGPU adapter wgtrain gets here, or why there is none and what to do. */
 import { adapterReport, init, shutdown, WebGPUUnavailableError, type AdapterReport } from '../src/index.js';
-import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from './shared/webgpu.js';
+import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from './common/webgpu.js';
 
 export type LandingOutcome = { ok: true; adapter: AdapterReport } | { ok: false; reason: string };
 

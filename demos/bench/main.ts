@@ -15,9 +15,9 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { adapterReport, init, WebGPUUnavailableError, type AdapterReport } from '../../src/index.js';
 import { defaultMatmulShapes, defaultSizes, describeAdapter, parseSizes, runBenchmarks, type BenchResults } from '../../bench/bench-core.js';
 import { defaultTrainSpecs, parseTrainSpecs } from '../../bench/train-core.js';
-import { Chart } from '../shared/chart.js';
-import { downloadText } from '../shared/download.js';
-import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from '../shared/webgpu.js';
+import { Chart } from '../common/chart.js';
+import { downloadText } from '../common/download.js';
+import { setAdapterBadge, showWebGpuHelp, webGpuMissing } from '../common/webgpu.js';
 import { duration } from '../lab/pace.js';
 import { BenchProgress } from './progress.js';
 

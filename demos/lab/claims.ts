@@ -8,7 +8,7 @@
 import type { ClaimReport, Comparison, ExperimentAnalysis, Measure } from '../../src/lab/experiment/report.js';
 import { comparisonLabel, MEASURE_LABEL } from '../../src/lab/experiment/markdown.js';
 import { formatBounds, formatDelta, formatLevel, formatMargin, formatNumber, formatP, isAccuracy } from '../../src/lab/experiment/format.js';
-import { h } from '../shared/dom.js';
+import { h } from '../common/dom.js';
 import { PAPER, REPORTED, reportedRowText } from './paper.js';
 
 /** Which chart carries the evidence of which claim, and the measures of it that chart shows. */

@@ -9,7 +9,7 @@
 /** The draft: a spec as JSON, possibly invalid while being edited. */
 export type Draft = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-import { h } from '../shared/dom.js';
+import { h } from '../common/dom.js';
 
 type Getter = () => unknown;
 type Setter = (v: unknown) => void;

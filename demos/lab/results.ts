@@ -10,7 +10,7 @@ import { analyzeExperiment, type ArmAnalysis, type CellAnalysis, type Experiment
 import { formatBounds, formatDelta, formatLevel, formatP, meanStd } from '../../src/lab/experiment/format.js';
 import { meanConfidenceInterval, type PairedComparison } from '../../src/lab/experiment/stats.js';
 import type { ExperimentSpec, RunResult } from '../../src/lab/experiment/types.js';
-import { h } from '../shared/dom.js';
+import { h } from '../common/dom.js';
 import { claimsList, paperSide } from './claims.js';
 
 /** Where the experiment stands, for the sentence above the tables. */
