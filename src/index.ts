@@ -13,6 +13,7 @@ export type { MemoryStats } from './runtime/pool.js';
 export { Tensor, liveTensorCount, type DType, type Shape } from './runtime/tensor.js';
 export { tidy, keep } from './runtime/scope.js';
 export { noGrad, isGradEnabled, type BackwardOptions } from './runtime/autograd.js';
+export { Generator, defaultGenerator, DEFAULT_SEED, type GeneratorState } from './runtime/generator.js';
 export * from './nn/functional/index.js';
 export * from './nn/index.js';
 export * from './lab/index.js';

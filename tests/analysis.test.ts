@@ -9,7 +9,8 @@ import { liveTensorCount, memoryStats } from '../src/index.js';
 import { keep } from '../src/runtime/scope.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { tensor } from '../src/nn/functional/creation.js';
-import { dropout, dropoutState, seedDropout } from '../src/nn/functional/dropout.js';
+import { dropout } from '../src/nn/functional/dropout.js';
+import { defaultGenerator, Generator } from '../src/runtime/generator.js';
 import { crossEntropy } from '../src/nn/functional/loss.js';
 import { MLP } from '../src/nn/models/mlp.js';
 import { AdamW } from '../src/nn/optim.js';
@@ -163,12 +164,20 @@ describe('gradients that leave the model as it was', () => {
       state: await Promise.all(Object.values(optimizer.stateDict().tensors).map(read)),
       steps: optimizer.stateDict().step,
     };
-    seedDropout(77);
-    const gen = dropoutState();
+    const own = new Generator(77);
+    model.setGenerator(own);
+    const gen = own.getState();
+    const defaultState = defaultGenerator.getState();
+    /** The model's generator, and every generator involved, as they were. */
+    const expectGeneratorsUntouched = () => {
+      expect(model.namedModules().every(([, m]) => m.generator === own)).toBe(true);
+      expect(own.getState()).toEqual(gen);
+      expect(defaultGenerator.getState()).toEqual(defaultState);
+    };
     model.eval();
-    const g = miniBatchGradient(model, b.images, b.labels, { train: true, dropout: { seed: 123, count: 0 } });
+    const g = miniBatchGradient(model, b.images, b.labels, { train: true, generator: new Generator(123) });
     expect(model.training).toBe(false);
-    expect(dropoutState()).toEqual(gen);
+    expectGeneratorsUntouched();
     expect(params.map((p) => p.grad!.id)).toEqual(before.gradIds);
     for (const [i, p] of params.entries()) {
       expectSame(await read(p), before.params[i], `param ${i}`);
@@ -179,14 +188,14 @@ describe('gradients that leave the model as it was', () => {
     (await Promise.all(Object.values(st.tensors).map(read))).forEach((s, i) => expectSame(s, before.state[i], `optimizer state ${i}`));
 
     // The same dropout key gives the same masks; another key other masks; the result is not the p = 0 gradient.
-    const again = miniBatchGradient(model, b.images, b.labels, { train: true, dropout: { seed: 123, count: 0 } });
-    const other = miniBatchGradient(model, b.images, b.labels, { train: true, dropout: { seed: 124, count: 0 } });
+    const again = miniBatchGradient(model, b.images, b.labels, { train: true, generator: new Generator(123) });
+    const other = miniBatchGradient(model, b.images, b.labels, { train: true, generator: new Generator(124) });
     const plain = miniBatchGradient(model, b.images, b.labels, { train: false });
     const [gv, av, ov, pv] = await Promise.all([g, again, other, plain].map(read));
     expectSame(av, gv, 'same dropout key');
     expect(Array.from(ov)).not.toEqual(Array.from(gv));
     expect(Array.from(pv)).not.toEqual(Array.from(gv));
-    expect(dropoutState()).toEqual(gen);
+    expectGeneratorsUntouched();
     for (const t of [g, again, other, plain]) t.dispose();
     b.images.dispose();
     b.labels.dispose();
@@ -277,7 +286,7 @@ describe('direction statistics', () => {
     const gs: Tensor[] = [];
     for (const [i, rows] of batches.entries()) {
       const b = gpuBatch(train, rows);
-      gs.push(miniBatchGradient(model, b.images, b.labels, { train: true, dropout: { seed: 500 + i, count: 0 } }));
+      gs.push(miniBatchGradient(model, b.images, b.labels, { train: true, generator: new Generator(500 + i) }));
       b.images.dispose();
       b.labels.dispose();
     }
@@ -419,7 +428,7 @@ describe('measure', () => {
     const s = setup();
     await s.trainer.run(5);
     const state = s.trainer.state();
-    const gen = dropoutState();
+    const gen = defaultGenerator.getState();
     const params = await readParams(s.model);
     const opt = await Promise.all(Object.values(s.optimizer.stateDict().tensors).map(read));
     const dropRate = s.model.dropRate;
@@ -432,7 +441,8 @@ describe('measure', () => {
     expect(light.gdv).toBeUndefined();
     expect(light.distance).toBe(a.distance);
     expect(s.trainer.state()).toEqual(state);
-    expect(dropoutState()).toEqual(gen);
+    expect(defaultGenerator.getState()).toEqual(gen);
+    expect(s.model.namedModules().every(([, m]) => m.generator === s.trainer.generator)).toBe(true);
     expect(s.model.dropRate).toBe(dropRate);
     expect(s.model.training).toBe(true);
     expect(s.model.parameters().every((p) => p.grad === null)).toBe(true);

@@ -50,7 +50,7 @@ describe('all or nothing', () => {
       ['a sampler position past the epoch', edit(bytes, (m) => (m.trainer.sampler.step = 1000)), /step 1000 is outside/],
       ['no trainer entry', edit(bytes, (m) => delete m.trainer), /ckpt does not match this run: the trainer state is nothing/],
       ['no optimizer entry', edit(bytes, (m) => delete m.optimizer), /the optimizer state is nothing/],
-      ['a dropout state { seed: "x" }', edit(bytes, (m) => (m.trainer.dropout = { seed: 'x', count: 0 })), /dropout state: setDropoutState: seed must be a non-negative integer below 2\^53, got "x"/],
+      ['a dropout state { seed: "x" }', edit(bytes, (m) => (m.trainer.dropout = { seed: 'x', count: 0 })), /dropout state: Generator.setState: seed must be a non-negative integer below 2\^53, got "x"/],
       ['a wider model', edit(bytes, (_, t) => (t['model.layers.0.weight'] = { dtype: 'F32', shape: [9, 16], data: new Float32Array(144) })), /layers\.0\.weight: expected shape \[8,16\], got \[9,16\]/],
     ];
     for (const [what, file, message] of cases) {

@@ -2,13 +2,12 @@ import { describe, expect, test } from 'vitest';
 import { useGpu } from './helpers/gpu.js';
 import { expectClose, numericGrad, randomArray, weightedSum } from './helpers/check.js';
 import {
-  DEFAULT_DROPOUT_SEED,
+  DEFAULT_SEED,
+  defaultGenerator,
   dropout,
-  dropoutDrawCount,
   liveTensorCount,
   memoryStats,
   ones,
-  seedDropout,
   tensor,
   Tensor,
   type DropoutOptions,
@@ -332,22 +331,22 @@ describe('dropout forward', () => {
 
   test('calls without a seed draw from an advancing default generator', async () => {
     const n = 4096;
-    seedDropout(123);
-    expect(dropoutDrawCount()).toBe(0);
+    defaultGenerator.manualSeed(123);
+    expect(defaultGenerator.count).toBe(0);
     const first = await gpuMask([n], 0.5, {});
     const second = await gpuMask([n], 0.5, {});
-    expect(dropoutDrawCount()).toBe(2);
+    expect(defaultGenerator.count).toBe(2);
     expect(countDiffs(first, second)).toBeGreaterThan(n / 4);
     // The k-th unseeded call is (seed, offset k); explicit seeds and identity calls do not advance it.
     expect(countDiffs(first, await gpuMask([n], 0.5, { seed: 123, offset: 0 }))).toBe(0);
     expect(countDiffs(second, await gpuMask([n], 0.5, { seed: 123, offset: 1 }))).toBe(0);
     await gpuMask([n], 0, {});
     await gpuMask([n], 0.5, { training: false });
-    expect(dropoutDrawCount()).toBe(2);
-    seedDropout(123);
+    expect(defaultGenerator.count).toBe(2);
+    defaultGenerator.manualSeed(123);
     expect(countDiffs(first, await gpuMask([n], 0.5, {}))).toBe(0);
-    seedDropout(DEFAULT_DROPOUT_SEED);
-    expect(countDiffs(await gpuMask([n], 0.5, {}), dropoutKeepMask(n, 0.5, DEFAULT_DROPOUT_SEED, 0))).toBe(0);
+    defaultGenerator.manualSeed(DEFAULT_SEED);
+    expect(countDiffs(await gpuMask([n], 0.5, {}), dropoutKeepMask(n, 0.5, DEFAULT_SEED, 0))).toBe(0);
   });
 });
 
@@ -359,7 +358,7 @@ describe('dropout backward', () => {
     const gHost = nonZeroData(n, 23);
     const x = tensor(xHost, [n], { requiresGrad: true });
     const g = tensor(gHost);
-    seedDropout(99);
+    defaultGenerator.manualSeed(99);
     const y = dropout(x, p); // unseeded: the backward must not depend on the generator moving on
     const decoy = dropout(ones([n]), p);
     y.backward({ grad: g });
@@ -372,7 +371,7 @@ describe('dropout backward', () => {
       if (!Object.is(grad[i], want)) throw new Error(`grad element ${i}: got ${grad[i]}, expected ${want}`);
     }
     for (const t of [x, g, y, decoy]) t.dispose();
-    seedDropout(DEFAULT_DROPOUT_SEED);
+    defaultGenerator.manualSeed(DEFAULT_SEED);
   });
 
   test('gradient matches central finite differences of the float64 reference', async () => {
@@ -417,13 +416,13 @@ describe('dropout identity cases', () => {
       const gHost = Float32Array.from(randomArray(n, 62));
       const x = tensor(xHost, [n], { requiresGrad: true });
       const g = tensor(gHost);
-      const drawn = dropoutDrawCount();
+      const drawn = defaultGenerator.count;
       const y = dropout(x, p, opts);
       expect(y.requiresGrad).toBe(true);
       expect(Array.from(await y.toArray())).toEqual(Array.from(xHost));
       y.backward({ grad: g });
       expect(Array.from(await x.grad!.toArray())).toEqual(Array.from(gHost));
-      expect(dropoutDrawCount()).toBe(drawn);
+      expect(defaultGenerator.count).toBe(drawn);
       y.dispose(); // a view: x stays usable
       expect(Array.from(await x.toArray())).toEqual(Array.from(xHost));
       x.dispose();
@@ -463,7 +462,7 @@ describe('dropout errors', () => {
     expect(() => dropout(x, 0.5, { seed: 1, offset: -2 })).toThrow(/dropout: offset must be a non-negative integer below 2\^53, got -2/);
     expect(() => dropout(x, 0.5, { offset: 3 })).toThrow(/dropout: an offset needs an explicit seed/);
     expect(() => dropout(x, 0.5, { training: 'no' as unknown as boolean })).toThrow(/dropout: training must be true or false, got "no"/);
-    expect(() => seedDropout(-5)).toThrow(/seedDropout: seed must be a non-negative integer/);
+    expect(() => defaultGenerator.manualSeed(-5)).toThrow(/Generator.manualSeed: seed must be a non-negative integer/);
     x.dispose();
   });
 });

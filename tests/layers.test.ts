@@ -17,11 +17,9 @@ import {
   PatchEmbed,
   ViT,
   deriveSeed,
-  dropoutState,
-  setDropoutState,
   truncNormalArray,
 } from '../src/nn/index.js';
-import { dropout, liveTensorCount, ones, seedDropout, tensor } from '../src/index.js';
+import { dropout, Generator, liveTensorCount, ones, tensor } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
 import { expectClose, numericGrad, randomArray, weightedSum } from './helpers/check.js';
 import { attentionRef, blockRef, geluExact, layerNormRef, linearRef, mlpRef, patchEmbedRef } from './reference/nn.js';
@@ -132,8 +130,7 @@ describe('GELU', () => {
 
 describe('Dropout module', () => {
   test('rate settable per step; eval mode and p = 0 are the identity', async () => {
-    seedDropout(3);
-    const d = new Dropout(0.25);
+    const d = new Dropout(0.25).setGenerator(new Generator(3));
     const data = Float32Array.from(randomArray(4000, 5, 0.5, 1.5));
     const x = tensor(data, [40, 100]);
     const y = d.forward(x);
@@ -170,10 +167,9 @@ describe('Dropout module', () => {
 
 describe('DropPath', () => {
   test('drops whole samples with probability p and scales kept ones by 1/(1-p)', async () => {
-    seedDropout(11);
     const B = 3000;
     const p = 0.3;
-    const dp = new DropPath(p);
+    const dp = new DropPath(p).setGenerator(new Generator(11));
     const data = Float32Array.from(randomArray(B * 2 * 3, 17, 0.5, 1.5));
     const x = tensor(data, [B, 2, 3], { requiresGrad: true });
     const y = dp.forward(x);
@@ -386,22 +382,22 @@ describe('initialisation', () => {
 });
 
 describe('dropout generator state (checkpoints)', () => {
-  test('dropoutState / setDropoutState replay the same masks', async () => {
-    seedDropout(1234);
+  test('getState / setState replay the same masks', async () => {
+    const generator = new Generator(1234);
     const x = ones([257]);
-    dropout(x, 0.5).dispose(); // advance the generator once
-    const saved = dropoutState();
+    dropout(x, 0.5, { generator }).dispose(); // advance the generator once
+    const saved = generator.getState();
     expect(saved).toEqual({ seed: 1234, count: 1 });
-    const first = await dropout(x, 0.5).toArray();
-    const second = await dropout(x, 0.5).toArray();
+    const first = await dropout(x, 0.5, { generator }).toArray();
+    const second = await dropout(x, 0.5, { generator }).toArray();
     expect(first).not.toEqual(second);
-    setDropoutState(saved);
-    expect(await dropout(x, 0.5).toArray()).toEqual(first);
-    expect(await dropout(x, 0.5).toArray()).toEqual(second);
-    expect(dropoutState()).toEqual({ seed: 1234, count: 3 });
-    expect(() => setDropoutState({ seed: -1, count: 0 })).toThrow(/setDropoutState: seed must be a non-negative integer/);
-    expect(() => setDropoutState({ seed: 1, count: 0.5 })).toThrow(/setDropoutState: count must be a non-negative integer/);
-    expect(() => setDropoutState(null as never)).toThrow(/setDropoutState: state must be \{ seed, count \}/);
+    generator.setState(saved);
+    expect(await dropout(x, 0.5, { generator }).toArray()).toEqual(first);
+    expect(await dropout(x, 0.5, { generator }).toArray()).toEqual(second);
+    expect(generator.getState()).toEqual({ seed: 1234, count: 3 });
+    expect(() => generator.setState({ seed: -1, count: 0 })).toThrow(/Generator.setState: seed must be a non-negative integer/);
+    expect(() => generator.setState({ seed: 1, count: 0.5 })).toThrow(/Generator.setState: count must be a non-negative integer/);
+    expect(() => generator.setState(null as never)).toThrow(/Generator.setState: state must be \{ seed, count \}/);
     x.dispose();
   });
 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { MLP, MLPMixer, ViT, Dropout, DropPath, type Classifier } from '../src/nn/index.js';
-import { add, affine, crossEntropy, div, keep, mul, sqrt, sub, dropoutDrawCount, liveTensorCount, noGrad, seedDropout, tensor, tidy, type Tensor } from '../src/index.js';
+import { add, affine, crossEntropy, div, keep, mul, sqrt, sub, Generator, liveTensorCount, noGrad, tensor, tidy, type Tensor } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
 import { randomArray, randomInts } from './helpers/check.js';
 
@@ -113,11 +113,12 @@ describe('seeded initialisation', () => {
   });
 });
 
-/** Masks drawn from the default generator by one forward pass = dropout sites that ran. */
+/** Masks drawn from the model's generator by one forward pass = dropout sites that ran. */
 function drawsInForward(model: Classifier, x: Tensor): number {
-  const before = dropoutDrawCount();
+  const generator = new Generator(5);
+  model.setGenerator(generator);
   model.forward(x).dispose();
-  return dropoutDrawCount() - before;
+  return generator.count;
 }
 
 describe('setDropRate: one rate for every dropout site', () => {
@@ -175,8 +176,7 @@ describe('setDropPathRate: stochastic depth linear in depth', () => {
   });
 
   test('stochastic depth changes outputs in training mode, not in eval mode', async () => {
-    seedDropout(21);
-    const vit = new ViT({ ...vitConfig, depth: 2 });
+    const vit = new ViT({ ...vitConfig, depth: 2 }).setGenerator(new Generator(21));
     const x = images(8, 5);
     const base = await vit.forward(x).toArray();
     vit.setDropPathRate(0.95);

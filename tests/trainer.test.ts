@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { memoryStats, liveTensorCount } from '../src/index.js';
+import { defaultGenerator, memoryStats, liveTensorCount } from '../src/index.js';
 import { MLP } from '../src/nn/models/mlp.js';
 import { AdamW, SGD } from '../src/nn/optim.js';
 import { GpuDataset } from '../src/lab/data/gpu-dataset.js';
@@ -77,6 +77,36 @@ describe('Trainer', () => {
     await c.trainer.run(20);
     c.dispose();
     expect(c.losses.map((m) => m.loss)).not.toEqual(a.losses.map((m) => m.loss));
+  });
+
+  test('two trainers stepped in turn give the losses each gives alone: each draws from its own generator', async () => {
+    const steps = 6;
+    const alone = [];
+    for (const seed of [11, 12]) {
+      const s = setup({ seed });
+      await s.trainer.run(steps);
+      alone.push(s.losses.map((m) => m.loss));
+      s.dispose();
+    }
+    const a = setup({ seed: 11 });
+    const b = setup({ seed: 12 });
+    expect(a.model.namedModules().every(([, m]) => m.generator === a.trainer.generator)).toBe(true);
+    const before = defaultGenerator.getState();
+    for (let i = 0; i < steps; i++) {
+      a.trainer.trainStep();
+      b.trainer.trainStep();
+    }
+    await a.trainer.flushMetrics();
+    await b.trainer.flushMetrics();
+    expect(a.losses.map((m) => m.loss)).toEqual(alone[0]);
+    expect(b.losses.map((m) => m.loss)).toEqual(alone[1]);
+    expect(alone[1]).not.toEqual(alone[0]);
+    // The masks came from the trainers' generators (one dropout site, rate > 0 before the cutoff), none from the default.
+    expect(a.losses.every((m) => m.dropRate > 0)).toBe(true);
+    expect(a.trainer.generator.count).toBe(steps);
+    expect(defaultGenerator.getState()).toEqual(before);
+    a.dispose();
+    b.dispose();
   });
 
   test('resume from a checkpoint continues exactly as the uninterrupted run', async () => {

@@ -24,8 +24,8 @@
  * Measuring must not disturb training: `measure()` leaves the parameters, their `.grad`, the
  * optimizer state, the trainer's sampler position and its dropout stream as they were. Its
  * mini-batches come from index lists drawn from (seed, step) with a generator of its own, its
- * dropout masks from a Philox key of its own (installed with setDropoutState and the previous
- * generator state put back), and the model's mode and drop rates are restored afterwards. A run
+ * dropout masks from a `Generator` of its own per gradient (the trainer's generator is not
+ * touched), and the model's mode, generator and drop rates are restored afterwards. A run
  * with measurements therefore gives bit-identical losses to one without (tests/analysis.test.ts).
  *
  * The mini-batch gradients are streamed (DirectionAccumulator): only U, ĝ and a few scalars live on
@@ -39,7 +39,7 @@ import { add, div, mul, sqrt, sub } from '../nn/functional/elementwise.js';
 import { concat } from '../nn/functional/shape.js';
 import { dot, sumSquares } from '../nn/functional/reduce.js';
 import { crossEntropy } from '../nn/functional/loss.js';
-import { dropoutState, setDropoutState, type DropoutGeneratorState } from '../nn/functional/dropout.js';
+import { Generator, mixWords } from '../runtime/generator.js';
 import type { GpuDataset } from './data/gpu-dataset.js';
 import { SeededRng } from './data/synthetic.js';
 import type { MetricPoint } from './experiment/types.js';
@@ -89,11 +89,11 @@ export interface GradientOptions {
   /** Training mode (dropout active) or eval mode. The model's own mode is restored afterwards. */
   train: boolean;
   /**
-   * Dropout generator state installed for this gradient's masks (training mode); the previous
-   * global state is put back afterwards. Without it the masks come from the global generator,
-   * which then advances.
+   * The generator of this gradient's masks (training mode), set on the model for the call; the
+   * model's own generator is put back afterwards. Without it the masks come from the model's own
+   * generator, which then advances.
    */
-  dropout?: DropoutGeneratorState;
+  generator?: Generator;
 }
 
 function checkSmoothing(op: string, ls: number): void {
@@ -119,16 +119,20 @@ function isolatedGradient(params: readonly Tensor[], fn: () => void): Tensor {
   }
 }
 
-/** Runs `fn` with the model in the given mode and (optionally) a dropout state; restores both. */
-function withModelMode<T>(model: TrainableModel, train: boolean, generator: DropoutGeneratorState | undefined, fn: () => T): T {
+/**
+ * Runs `fn` with the model in the given mode and (optionally) drawing from `generator`; restores
+ * both. Every module's generator is put back as it was (they need not all be the same one).
+ */
+function withModelMode<T>(model: TrainableModel, train: boolean, generator: Generator | undefined, fn: () => T): T {
   const wasTraining = model.training;
-  const previous = dropoutState();
+  const modules = generator ? model.namedModules().map(([, m]) => m) : [];
+  const previous = modules.map((m) => m.generator);
   model.train(train);
-  if (generator) setDropoutState(generator);
+  if (generator) model.setGenerator(generator);
   try {
     return fn();
   } finally {
-    if (generator) setDropoutState(previous);
+    modules.forEach((m, i) => { m.generator = previous[i]; });
     model.train(wasTraining);
   }
 }
@@ -144,7 +148,10 @@ export function miniBatchGradient(model: TrainableModel, images: Tensor, labels:
   if (typeof options.train !== 'boolean') throw new Error(`${op}: train must be true or false, got ${String(options.train)}`);
   const params = model.parameters();
   checkParams(op, params);
-  return withModelMode(model, options.train, options.dropout, () =>
+  if (options.generator !== undefined && !(options.generator instanceof Generator)) {
+    throw new Error(`${op}: generator must be a Generator, got ${String(options.generator)}`);
+  }
+  return withModelMode(model, options.train, options.generator, () =>
     isolatedGradient(params, () => {
       tidy(() => {
         const logits = model.forward(images);
@@ -385,25 +392,13 @@ export interface MeasureOptions {
 /** Streams of the measurement generator: far from the sampler's ('ORDR' + epoch) and the synthetic data's (0, 1, 2). */
 const BATCH_STREAM_BASE = 0x414e4c59; // 'ANLY'
 
-/** splitmix32-style mixing of a few words into one 32-bit Philox key for the measurement's masks. */
-function mixKey(...words: number[]): number {
-  let h = 0x2545f491;
-  for (const w of words) {
-    h = (h ^ (w >>> 0) ^ Math.floor(w / 2 ** 32)) >>> 0;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-    h = (h ^ (h >>> 16)) >>> 0;
-  }
-  return h;
-}
-
 /**
  * The dropout key of gradient `index` of the measurement at `step` with `seed`: its masks are those
  * of dropout(x, p, { seed: key, offset: k }) for the k-th dropout call of the forward pass. Public
  * so a test can rebuild the masks for a float64 reference.
  */
 export function measurementDropoutKey(seed: number, step: number, index: number): number {
-  return mixKey(seed, step, index);
+  return mixWords(seed, step, index);
 }
 
 /**
@@ -504,7 +499,7 @@ export async function measure(trainer: Trainer, train: GpuDataset, options: Meas
       index.dispose();
       try {
         const g = miniBatchGradient(model, batch.images, batch.labels, {
-          train: true, labelSmoothing: ls, dropout: { seed: measurementDropoutKey(seed, step, i), count: 0 },
+          train: true, labelSmoothing: ls, generator: new Generator(measurementDropoutKey(seed, step, i)),
         });
         try {
           use(g);

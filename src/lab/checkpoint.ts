@@ -21,7 +21,7 @@
  */
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../nn/safetensors.js';
 import { crc32, crc32Hex } from '../nn/crc32.js';
-import { dropoutState, setDropoutState } from '../nn/functional/dropout.js';
+import { Generator } from '../runtime/generator.js';
 import type { OptimizerStateDict } from '../nn/optim.js';
 import type { Trainer, TrainerState } from './trainer.js';
 
@@ -203,21 +203,18 @@ function checkModel(trainer: Trainer, model: Record<string, { shape: number[] }>
 
 /**
  * Everything Trainer.restore would take, checked without changing the trainer: the step range,
- * the dropout-generator state (through setDropoutState, whose own state is put back) and the data
- * order (through the sampler's restore, whose position is put back).
+ * the dropout-generator state (by building a generator from it) and the data order (through the
+ * sampler's restore, whose position is put back).
  */
 function checkTrainerState(trainer: Trainer, state: TrainerState): void {
   const { step, dropout, sampler } = state;
   if (!Number.isInteger(step) || step < 0 || step > trainer.totalSteps) {
     throw new Error(`trainer step ${describe(step)} is outside this run's 0..${trainer.totalSteps}`);
   }
-  const generator = dropoutState();
   try {
-    setDropoutState(dropout);
+    Generator.fromState(dropout);
   } catch (e) {
     throw new Error(`dropout state: ${(e as Error).message}`);
-  } finally {
-    setDropoutState(generator);
   }
   const position = trainer.sampler.state();
   trainer.sampler.restore(sampler);

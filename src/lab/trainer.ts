@@ -10,8 +10,9 @@
  *
  * Determinism: the data order, the augmentation and every dropout mask derive from `seed` and the
  * step, so the same seed gives the same losses step for step on the same device. The trainer
- * keeps its own dropout-generator state and installs it around each step, so two trainers in one
- * process do not disturb each other.
+ * owns a `Generator` derived from the seed and sets it once on its model (`setGenerator`), so its
+ * masks come from that stream alone: two trainers (on two models) in one process do not disturb
+ * each other, and the generator's state is what a checkpoint saves.
  */
 import { noGrad } from '../runtime/autograd.js';
 import { tidy } from '../runtime/scope.js';
@@ -19,7 +20,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { concat } from '../nn/functional/shape.js';
 import { crossEntropy } from '../nn/functional/loss.js';
 import { argmax } from '../nn/functional/reduce.js';
-import { dropoutState, setDropoutState, type DropoutGeneratorState } from '../nn/functional/dropout.js';
+import { Generator, type GeneratorState } from '../runtime/generator.js';
 import type { Module } from '../nn/module.js';
 import { countCorrect } from '../nn/metrics.js';
 import type { Optimizer } from '../nn/optim.js';
@@ -80,7 +81,8 @@ export interface EvalResult {
 /** Everything a checkpoint restores besides tensors (JSON-safe). */
 export interface TrainerState {
   step: number;
-  dropout: DropoutGeneratorState;
+  /** The dropout generator's state (the key keeps the checkpoint format of earlier versions). */
+  dropout: GeneratorState;
   sampler: ReturnType<BatchSampler['state']>;
 }
 
@@ -97,7 +99,8 @@ export class Trainer {
   readonly labelSmoothing: number;
   private readonly options: TrainerOptions;
   private stepIndex = 0;
-  private generator: DropoutGeneratorState;
+  /** The stream of every dropout / drop-path mask of this trainer's steps (set on the model). */
+  readonly generator: Generator;
   /** Loss tensors of steps whose metrics have not been read back yet. */
   private pending: { loss: Tensor; meta: Omit<StepMetrics, 'loss'> }[] = [];
 
@@ -140,7 +143,8 @@ export class Trainer {
     this.dropSchedule = options.dropout ? dropSchedule({ ...options.dropout, ...steps }) : null;
     this.dropPathSchedule = options.dropPath ? dropSchedule({ ...options.dropPath, ...steps }) : null;
     // A stream of dropout masks of this trainer's own, derived from the seed.
-    this.generator = { seed: (seed * 2654435761 + 0x6d2b79f5) % 2 ** 32, count: 0 };
+    this.generator = new Generator((seed * 2654435761 + 0x6d2b79f5) % 2 ** 32);
+    model.setGenerator(this.generator);
   }
 
   /** Optimizer steps taken so far. */
@@ -171,7 +175,6 @@ export class Trainer {
     this.model.setDropPathRate?.(rates.dropPathRate);
     this.model.train();
     const batch = this.sampler.next();
-    setDropoutState(this.generator);
     let loss: Tensor;
     try {
       loss = tidy(() => {
@@ -184,7 +187,6 @@ export class Trainer {
       this.optimizer.step();
       this.optimizer.zeroGrad();
     } finally {
-      this.generator = dropoutState();
       batch.images.dispose();
       batch.labels.dispose();
     }
@@ -265,7 +267,7 @@ export class Trainer {
   /** The non-tensor state a checkpoint needs (see checkpoint.ts). */
   state(): TrainerState {
     if (this.pending.length) throw new Error('Trainer.state(): call flushMetrics() first so no step is lost from the metrics');
-    return { step: this.stepIndex, dropout: { ...this.generator }, sampler: this.sampler.state() };
+    return { step: this.stepIndex, dropout: this.generator.getState(), sampler: this.sampler.state() };
   }
 
   /** Restores what state() returned (the model and optimizer tensors are restored by checkpoint.ts). */
@@ -273,8 +275,9 @@ export class Trainer {
     if (!Number.isInteger(state.step) || state.step < 0 || state.step > this.totalSteps) {
       throw new Error(`Trainer.restore: step ${state.step} is outside this run's 0..${this.totalSteps}`);
     }
+    const dropout = Generator.fromState(state.dropout); // checked before anything changes
     this.sampler.restore(state.sampler);
-    this.generator = { ...state.dropout };
+    this.generator.setState(dropout.getState());
     this.stepIndex = state.step;
   }
 

@@ -4,7 +4,8 @@
  *
  * Values are drawn on the host (initialisation happens once; dropout masks, which are drawn every
  * step, come from the GPU) with the library's seeded xoshiro128** generator, so the same seed
- * gives bit-identical weights on every platform.
+ * gives bit-identical weights on every platform. A layer given no seed takes one from a
+ * `Generator` (src/runtime/generator.ts; `defaultGenerator` unless it is given one).
  *
  * Seeds are hierarchical: a model with seed s gives its child `blocks.0` the seed
  * `deriveSeed(s, 'blocks.0')`, which gives `attn` `deriveSeed(that, 'attn')`, and so on down to
@@ -13,6 +14,7 @@
  */
 import { Rng, tensor, full } from './functional/creation.js';
 import { shapeSize, type Shape, type Tensor } from '../runtime/tensor.js';
+import { resolveGenerator, type Generator } from '../runtime/generator.js';
 
 /** timm's std for Linear weights, position embeddings and the cls token. */
 export const TRUNC_NORMAL_STD = 0.02;
@@ -42,16 +44,27 @@ export function checkSeed(where: string, seed: unknown): asserts seed is number 
   }
 }
 
-let autoSeed = 0x1417;
+/**
+ * A layer's init options: an explicit seed, or the generator that chooses one. (Only the weights:
+ * a layer's dropout masks come from the generator `Module.setGenerator` sets.)
+ */
+export interface InitSeedOptions {
+  /** Init seed: same seed, same weights. */
+  seed?: number;
+  /** Without a seed: the generator whose next draw is the layer's init seed (default: `defaultGenerator`). */
+  generator?: Generator;
+}
 
 /**
- * The seed a layer built without one uses: a counter, so two unseeded layers differ and a program
- * that builds the same layers in the same order gets the same weights (as with PyTorch's global
+ * The seed a layer uses: its explicit `seed`, else the next draw of its generator (by default
+ * `defaultGenerator`), so two unseeded layers differ and a program that builds the same layers in
+ * the same order from the same generator state gets the same weights (as with PyTorch's global
  * generator). Models always pass an explicit seed down.
  */
-export function resolveSeed(where: string, seed: number | undefined): number {
-  if (seed === undefined) return autoSeed++;
+export function resolveSeed(where: string, seed: number | undefined, generator?: Generator): number {
+  if (seed === undefined) return resolveGenerator(where, generator).nextHostSeed();
   checkSeed(where, seed);
+  if (generator !== undefined) throw new Error(`${where}: give a seed or a generator, not both`);
   return seed;
 }
 

@@ -1,10 +1,11 @@
 /**
  * Module and Parameter, with PyTorch's names: nested modules give stable dotted parameter names
- * (`blocks.0.attn.qkv.weight`), `train()` / `eval()` switch dropout-like layers, `stateDict()` /
- * `loadStateDict()` move weights in and out.
+ * (`blocks.0.attn.qkv.weight`), `train()` / `eval()` switch dropout-like layers, `setGenerator()`
+ * gives them their random stream, `stateDict()` / `loadStateDict()` move weights in and out.
  */
 import { Tensor, type Shape } from '../runtime/tensor.js';
 import { keep } from '../runtime/scope.js';
+import { Generator } from '../runtime/generator.js';
 
 export interface ParameterOptions {
   /**
@@ -31,6 +32,12 @@ export class Parameter extends Tensor {
 
 export abstract class Module {
   training = true;
+  /**
+   * The random stream of this module's draws (dropout and drop-path masks; other modules draw
+   * nothing). null: `defaultGenerator`. `setGenerator` sets it on the whole tree, as `train()`
+   * sets `training`.
+   */
+  generator: Generator | null = null;
   private readonly params = new Map<string, Parameter>();
   private readonly children = new Map<string, Module>();
 
@@ -82,6 +89,18 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Makes this module and every submodule draw from `generator` (null: back to `defaultGenerator`).
+   * The modules share the object, so its state (`getState` / `setState`) is the whole model's.
+   */
+  setGenerator(generator: Generator | null): this {
+    if (generator !== null && !(generator instanceof Generator)) {
+      throw new Error(`${this.constructor.name}.setGenerator: expected a Generator or null, got ${String(generator)}`);
+    }
+    for (const [, m] of this.namedModules()) m.generator = generator;
+    return this;
   }
 
   /** Drops every parameter's gradient. */

@@ -16,6 +16,7 @@ import augmentSrc from '../../../shaders/augment.wgsl';
 import philoxSrc from '../../../shaders/philox.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
+import { checkSeedWord } from '../../runtime/generator.js';
 import { isGradEnabled } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { assertDtype, assertLive, grid1d, Params } from '../../nn/functional/util.js';
@@ -64,12 +65,6 @@ export interface ResolvedAugment {
 
 function describe(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
-function checkWord(op: string, name: string, v: unknown): asserts v is number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describe(v)}`);
-  }
 }
 
 /** Checks and fills in defaults; errors name `op`. */
@@ -152,8 +147,8 @@ const hi32 = (v: number) => Math.floor(v / TWO_32);
  * the product stays below 2^53.
  */
 export function augmentDecision(seed: number, step: number, sample: number, options: AugmentOptions = {}): AugmentDecision {
-  checkWord('augmentDecision', 'seed', seed);
-  checkWord('augmentDecision', 'step', step);
+  checkSeedWord('augmentDecision', 'seed', seed);
+  checkSeedWord('augmentDecision', 'step', step);
   if (!Number.isInteger(sample) || sample < 0 || sample >= TWO_32) {
     throw new Error(`augmentDecision: sample must be an integer in 0..2^32-1, got ${describe(sample)}`);
   }
@@ -213,8 +208,8 @@ export function augmentImages(x: Tensor, options: AugmentCallOptions): Tensor {
   if (x.requiresGrad && isGradEnabled()) {
     throw new Error(`${op}: the input requires grad, but augmentation is a data op without a gradient (detach it first)`);
   }
-  checkWord(op, 'seed', options.seed);
-  checkWord(op, 'step', options.step);
+  checkSeedWord(op, 'seed', options.seed);
+  checkSeedWord(op, 'step', options.step);
   const a = resolveAugment(op, options);
   const [rows, C, H, W] = x.shape;
   const index = options.index;

@@ -29,7 +29,8 @@ import { Tensor } from '../../runtime/tensor.js';
 import { indexSelect, slice } from '../../nn/functional/shape.js';
 import { augmentImages, isIdentityAugment, resolveAugment, type AugmentOptions, type ResolvedAugment } from './augment.js';
 import type { ImageSplit } from './dataset.js';
-import { batchesPerEpoch, checkBatchSize, checkPosition, checkSeedWord, epochPermutation, type DataPosition } from './sampler.js';
+import { batchesPerEpoch, checkBatchSize, checkPosition, epochPermutation, type DataPosition } from './sampler.js';
+import { checkSeedWord } from '../../runtime/generator.js';
 
 /** Values per upload chunk (4 MiB of f32). */
 const UPLOAD_CHUNK = 1 << 20;

@@ -8,6 +8,7 @@
  *   batch s of epoch e = order[s·B .. s·B + B - 1] (the last one shorter when it is kept)
  */
 import { SeededRng } from './synthetic.js';
+import { checkSeedWord } from '../../runtime/generator.js';
 
 /** Where a sampler is: the next batch it produces is step `step` of epoch `epoch` (both from 0). */
 export interface DataPosition {
@@ -24,12 +25,6 @@ const ORDER_STREAM_BASE = 0x4f524452; // 'ORDR'
 
 function describe(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
-export function checkSeedWord(op: string, name: string, v: unknown): asserts v is number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describe(v)}`);
-  }
 }
 
 /**

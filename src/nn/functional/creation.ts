@@ -5,6 +5,7 @@
 import fillSrc from '../../../shaders/fill.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
+import { resolveGenerator, type Generator } from '../../runtime/generator.js';
 import { checkDtype, checkIntegerValue, checkShape, shapeSize, Tensor, type DType, type Shape } from '../../runtime/tensor.js';
 import { grid1d, Params } from './util.js';
 
@@ -158,12 +159,13 @@ export class Rng {
 }
 
 export interface RandomOptions extends CreateOptions {
+  /** Seed of the values' own stream: same seed, same values. */
   seed?: number;
+  /** Without a seed: the generator whose next draw seeds the stream (default: `defaultGenerator`). */
+  generator?: Generator;
   mean?: number;
   std?: number;
 }
-
-let autoSeed = 0x5eed;
 
 function seededHost(op: string, shape: Shape, options: RandomOptions, draw: (r: Rng) => number): Tensor {
   checkShape(shape, `${op}: shape`);
@@ -173,13 +175,17 @@ function seededHost(op: string, shape: Shape, options: RandomOptions, draw: (r: 
   }
   // The device's limit first: the host array would be drawn (and could exhaust memory) for nothing.
   engine().storage.checkFits(shapeSize(shape) * 4, () => `${op}: a tensor of shape [${shape}] (f32)`);
-  const rng = new Rng(options.seed ?? autoSeed++);
+  if (options.seed !== undefined && options.generator !== undefined) throw new Error(`${op}: give a seed or a generator, not both`);
+  const rng = new Rng(options.seed ?? resolveGenerator(op, options.generator).nextHostSeed());
   const data = new Float32Array(shapeSize(shape));
   for (let i = 0; i < data.length; i++) data[i] = draw(rng);
   return tensor(data, shape, { requiresGrad: options.requiresGrad });
 }
 
-/** Normal samples (mean 0, std 1 unless given); same seed, same values on every platform. */
+/**
+ * Normal samples (mean 0, std 1 unless given); same seed (or same generator state), same values on
+ * every platform.
+ */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
   const mean = options.mean ?? 0;
   const std = options.std ?? 1;

@@ -16,10 +16,10 @@
  * A p below 2^-17 drops nothing, and one within 2^-17 of 1 drops everything (threshold 2^16).
  *
  * Seeds. With an explicit `seed` the call is fully deterministic (`offset` defaults to 0; distinct
- * offsets give independent masks under one seed). Without one, the call draws from a default
- * generator: seed `DEFAULT_DROPOUT_SEED` (or the one given to `seedDropout`) and offset = the
- * number of masks drawn so far, which then advances, so two unseeded calls differ and the k-th
- * unseeded call equals `dropout(x, p, { seed, offset: k })`.
+ * offsets give independent masks under one seed). Otherwise the call draws from a `Generator`
+ * (src/runtime/generator.ts): the one given as `generator`, else `defaultGenerator`. The mask's key
+ * is the generator's seed and its offset the generator's count, which then advances, so two calls
+ * differ and the k-th draw after `generator.manualSeed(s)` equals `dropout(x, p, { seed: s, offset: k })`.
  */
 import dropoutSrc from '../../../shaders/dropout.wgsl';
 import philoxSrc from '../../../shaders/philox.wgsl';
@@ -31,6 +31,7 @@ import {
 import { MATMUL_LIMITS } from './matmul.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
+import { checkSeedWord, Generator, resolveGenerator } from '../../runtime/generator.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { assertFloat, assertLive, grid1d, Params } from './util.js';
 
@@ -41,6 +42,8 @@ export interface DropoutOptions {
   seed?: number;
   /** Philox counter offset: distinct offsets give independent masks under one seed. */
   offset?: number;
+  /** Without a seed: the stream the mask is drawn from (default: `defaultGenerator`). */
+  generator?: Generator;
   /** false: identity (eval mode). Default true. */
   training?: boolean;
 }
@@ -49,57 +52,6 @@ export interface DropoutOptions {
 const ELEMENTS_PER_BLOCK = 8;
 const TWO_16 = 2 ** 16;
 const TWO_32 = 2 ** 32;
-
-/** Seed of the default generator used by calls that give no seed. */
-export const DEFAULT_DROPOUT_SEED = 0x5eed_d20f;
-
-let generatorSeed = DEFAULT_DROPOUT_SEED;
-let masksDrawn = 0;
-
-/**
- * Reseeds the default generator (for calls without a seed) and restarts its offset at 0, so a
- * training run without explicit seeds can be reproduced.
- */
-export function seedDropout(seed: number): void {
-  checkWord('seedDropout', 'seed', seed);
-  generatorSeed = seed;
-  masksDrawn = 0;
-}
-
-/** Masks the default generator has drawn since start or `seedDropout`: the offset of the next unseeded call. */
-export function dropoutDrawCount(): number {
-  return masksDrawn;
-}
-
-/** The default generator's whole state: its seed and the number of masks drawn so far. */
-export interface DropoutGeneratorState {
-  seed: number;
-  count: number;
-}
-
-/** A snapshot of the default generator, for checkpoints (restore it with `setDropoutState`). */
-export function dropoutState(): DropoutGeneratorState {
-  return { seed: generatorSeed, count: masksDrawn };
-}
-
-/**
- * Restores the default generator to a snapshot from `dropoutState`: the next unseeded call then
- * draws the mask `dropout(x, p, { seed, offset: count })`, exactly as the saved run would have.
- */
-export function setDropoutState(state: DropoutGeneratorState): void {
-  if (state === null || typeof state !== 'object') throw new Error(`setDropoutState: state must be { seed, count }, got ${describe(state)}`);
-  checkWord('setDropoutState', 'seed', state.seed);
-  checkWord('setDropoutState', 'count', state.count);
-  generatorSeed = state.seed;
-  masksDrawn = state.count;
-}
-
-/** Seeds and offsets are non-negative safe integers, split into two u32 words for the shader. */
-function checkWord(op: string, name: string, v: unknown): asserts v is number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describe(v)}`);
-  }
-}
 
 function describe(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
@@ -253,22 +205,22 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
   assertFloat('dropout', x);
   const { seed, offset, training = true } = options;
   if (typeof training !== 'boolean') throw new Error(`dropout: training must be true or false, got ${describe(training)}`);
-  if (seed !== undefined) checkWord('dropout', 'seed', seed);
+  if (seed !== undefined) {
+    checkSeedWord('dropout', 'seed', seed);
+    if (options.generator !== undefined) throw new Error('dropout: give a seed (and offset) or a generator, not both');
+  }
   if (offset !== undefined) {
     if (seed === undefined) {
-      throw new Error('dropout: an offset needs an explicit seed (without a seed the default generator chooses the offset)');
+      throw new Error('dropout: an offset needs an explicit seed (without a seed the generator chooses the offset)');
     }
-    checkWord('dropout', 'offset', offset);
+    checkSeedWord('dropout', 'offset', offset);
   }
+  const source = seed === undefined ? resolveGenerator('dropout', options.generator) : { seed, offset: offset ?? 0 };
   if (!training || p === 0) return identity(x);
 
-  let key: MaskKey;
-  if (seed === undefined) {
-    key = { seed: generatorSeed, offset: masksDrawn, threshold: dropoutThreshold(p), scale: 1 / (1 - p) };
-    masksDrawn++;
-  } else {
-    key = { seed, offset: offset ?? 0, threshold: dropoutThreshold(p), scale: 1 / (1 - p) };
-  }
+  // A generator advances only when a mask is drawn (not for the identity cases above).
+  const drawn = source instanceof Generator ? { seed: source.seed, offset: source.nextOffset() } : source;
+  const key: MaskKey = { ...drawn, threshold: dropoutThreshold(p), scale: 1 / (1 - p) };
   const y = runDropout(x, key);
   // Nothing is saved: the backward regenerates the same mask from the key.
   return record('dropout', [x], y, (g) => [runDropout(g, key)]);

@@ -10,17 +10,16 @@ import { permute, reshape, slice } from '../functional/shape.js';
 import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module } from '../module.js';
-import { deriveSeed, resolveSeed } from '../init.js';
+import { deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
 import { checkPositiveInt, checkRate, fmtShape } from './checks.js';
 import { Dropout } from './dropout.js';
 import { Linear } from './linear.js';
 
-export interface AttentionOptions {
+export interface AttentionOptions extends InitSeedOptions {
   /** Bias on the qkv projection (default true, as the paper's ViT). */
   qkvBias?: boolean;
   /** Initial rate of both dropout sites (default 0). */
   dropRate?: number;
-  seed?: number;
 }
 
 export class MultiHeadSelfAttention extends Module {
@@ -43,7 +42,7 @@ export class MultiHeadSelfAttention extends Module {
     const p = checkRate(where, 'dropRate', options.dropRate ?? 0);
     this.headDim = dim / numHeads;
     this.scale = 1 / Math.sqrt(this.headDim);
-    const seed = resolveSeed(where, options.seed);
+    const seed = resolveSeed(where, options.seed, options.generator);
     this.qkv = this.registerModule('qkv', new Linear(dim, 3 * dim, { bias: options.qkvBias ?? true, seed: deriveSeed(seed, 'qkv') }));
     this.attnDrop = this.registerModule('attn_drop', new Dropout(p));
     this.proj = this.registerModule('proj', new Linear(dim, dim, { seed: deriveSeed(seed, 'proj') }));

@@ -6,14 +6,14 @@ import { add } from '../functional/elementwise.js';
 import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module } from '../module.js';
-import { deriveSeed, resolveSeed } from '../init.js';
+import { deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
 import { checkPositiveInt, checkRate } from './checks.js';
 import { MultiHeadSelfAttention } from './attention.js';
 import { DropPath } from './dropout.js';
 import { Mlp, type MlpActivation } from './mlp.js';
 import { LayerNorm } from './norm.js';
 
-export interface BlockOptions {
+export interface BlockOptions extends InitSeedOptions {
   /** MLP hidden width = round(mlpRatio · dim) (default 4). */
   mlpRatio?: number;
   qkvBias?: boolean;
@@ -24,7 +24,6 @@ export interface BlockOptions {
   dropRate?: number;
   /** Initial stochastic-depth rate of both residual branches (default 0). */
   dropPathRate?: number;
-  seed?: number;
 }
 
 /** Hidden width of an MLP with the given ratio; an error rather than a silent 0. */
@@ -51,7 +50,7 @@ export class Block extends Module {
     const dropRate = checkRate(where, 'dropRate', options.dropRate ?? 0);
     const dropPathRate = checkRate(where, 'dropPathRate', options.dropPathRate ?? 0);
     const eps = options.eps;
-    const seed = resolveSeed(where, options.seed);
+    const seed = resolveSeed(where, options.seed, options.generator);
     this.norm1 = this.registerModule('norm1', new LayerNorm(dim, { eps }));
     this.attn = this.registerModule('attn', new MultiHeadSelfAttention(dim, numHeads, { qkvBias: options.qkvBias, dropRate, seed: deriveSeed(seed, 'attn') }));
     this.dropPath1 = this.registerModule('drop_path1', new DropPath(dropPathRate));

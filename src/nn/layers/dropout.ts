@@ -1,13 +1,14 @@
 /**
  * Dropout and DropPath (stochastic depth) as modules whose rate `p` can change every step (the
  * schedules of paper.md set it per optimizer step). Both are identity in eval mode and at p = 0,
- * and both draw their masks on the GPU from the default dropout generator (F.dropout without a
- * seed), so `seedDropout` / `setDropoutState` make a run reproducible.
+ * and both draw their masks on the GPU from the module's `generator` (set on a whole model with
+ * `setGenerator`; null: `defaultGenerator`), so seeding that generator makes a run reproducible.
  */
 import { dropout } from '../functional/dropout.js';
 import { mul } from '../functional/elementwise.js';
 import { ones } from '../functional/creation.js';
 import { tidy } from '../../runtime/scope.js';
+import { defaultGenerator } from '../../runtime/generator.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module } from '../module.js';
 import { checkRate } from './checks.js';
@@ -27,7 +28,7 @@ export class Dropout extends Module {
     this._p = checkRate('Dropout', 'p', v);
   }
   forward(x: Tensor): Tensor {
-    return dropout(x, this._p, { training: this.training });
+    return dropout(x, this._p, { training: this.training, generator: this.generator ?? defaultGenerator });
   }
 }
 
@@ -55,7 +56,7 @@ export class DropPath extends Module {
     const p = this._p;
     return tidy(() => {
       const maskShape = [x.shape[0], ...new Array<number>(x.rank - 1).fill(1)];
-      const keep = dropout(ones(maskShape), p); // 0 or 1/(1−p) per sample; not differentiated
+      const keep = dropout(ones(maskShape), p, { generator: this.generator ?? defaultGenerator }); // 0 or 1/(1−p) per sample; not differentiated
       return mul(x, keep);
     });
   }

@@ -5,15 +5,15 @@
 import { linear, type Activation } from '../functional/matmul.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module, type Parameter } from '../module.js';
-import { deriveSeed, resolveSeed, truncNormal, TRUNC_NORMAL_STD, zerosInit } from '../init.js';
+import { deriveSeed, resolveSeed, truncNormal, TRUNC_NORMAL_STD, zerosInit, type InitSeedOptions } from '../init.js';
 import { checkPositiveInt } from './checks.js';
 
-export interface LinearLayerOptions {
+export interface LinearLayerOptions extends InitSeedOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;
   /** Activation applied in the same kernel: 'none' (default), 'relu', 'gelu' (exact erf), 'gelu_tanh'. */
   activation?: Activation;
-  /** Init seed; the weight's stream is deriveSeed(seed, 'weight'). Default: the next auto seed. */
+  /** Init seed; the weight's stream is deriveSeed(seed, 'weight'). Default: the next draw of `generator`. */
   seed?: number;
   /** Std of the trunc-normal weight init (default 0.02, timm). */
   initStd?: number;
@@ -31,7 +31,7 @@ export class Linear extends Module {
     this.inFeatures = checkPositiveInt('Linear', 'inFeatures', inFeatures);
     this.outFeatures = checkPositiveInt('Linear', 'outFeatures', outFeatures);
     this.activation = options.activation ?? 'none';
-    const seed = resolveSeed('Linear', options.seed);
+    const seed = resolveSeed('Linear', options.seed, options.generator);
     const std = options.initStd ?? TRUNC_NORMAL_STD;
     this.weight = this.registerParameter('weight', truncNormal([outFeatures, inFeatures], { std, seed: deriveSeed(seed, 'weight') }));
     this.bias = options.bias === false ? null : this.registerParameter('bias', zerosInit([outFeatures]));

@@ -6,7 +6,7 @@ import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { Activation } from '../functional/matmul.js';
 import { Module } from '../module.js';
-import { deriveSeed, resolveSeed } from '../init.js';
+import { deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
 import { checkPositiveInt, checkRate } from './checks.js';
 import { Dropout } from './dropout.js';
 import { Linear } from './linear.js';
@@ -14,14 +14,13 @@ import { Linear } from './linear.js';
 export type MlpActivation = Exclude<Activation, 'none'>;
 const MLP_ACTIVATIONS: readonly MlpActivation[] = ['gelu', 'gelu_tanh', 'relu'];
 
-export interface MlpOptions {
+export interface MlpOptions extends InitSeedOptions {
   /** Output width (default: inFeatures). */
   outFeatures?: number;
   /** 'gelu' (default, exact erf), 'gelu_tanh' or 'relu'. */
   activation?: MlpActivation;
   /** Initial rate of both dropout sites (default 0). */
   dropRate?: number;
-  seed?: number;
 }
 
 export function checkActivation(where: string, a: unknown): MlpActivation {
@@ -45,7 +44,7 @@ export class Mlp extends Module {
     const outFeatures = checkPositiveInt(where, 'outFeatures', options.outFeatures ?? inFeatures);
     const activation = checkActivation(where, options.activation ?? 'gelu');
     const p = checkRate(where, 'dropRate', options.dropRate ?? 0);
-    const seed = resolveSeed(where, options.seed);
+    const seed = resolveSeed(where, options.seed, options.generator);
     this.fc1 = this.registerModule('fc1', new Linear(inFeatures, hiddenFeatures, { activation, seed: deriveSeed(seed, 'fc1') }));
     this.drop1 = this.registerModule('drop1', new Dropout(p));
     this.fc2 = this.registerModule('fc2', new Linear(hiddenFeatures, outFeatures, { seed: deriveSeed(seed, 'fc2') }));

@@ -8,7 +8,7 @@ import { permute, reshape } from '../functional/shape.js';
 import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module } from '../module.js';
-import { deriveSeed, resolveSeed } from '../init.js';
+import { deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
 import { checkPositiveInt, fmtShape } from './checks.js';
 import { Linear } from './linear.js';
 
@@ -54,13 +54,12 @@ export function imageBatch(where: string, x: Tensor, g: Pick<PatchGrid, 'channel
   return s[0];
 }
 
-export interface PatchEmbedOptions {
+export interface PatchEmbedOptions extends InitSeedOptions {
   imageSize: number | readonly [number, number];
   patchSize: number;
   /** Image channels (default 1). */
   inChannels?: number;
   dim: number;
-  seed?: number;
 }
 
 export class PatchEmbed extends Module {
@@ -73,7 +72,7 @@ export class PatchEmbed extends Module {
     const where = 'PatchEmbed';
     this.grid = patchGrid(where, options.imageSize, options.patchSize, options.inChannels ?? 1);
     this.dim = checkPositiveInt(where, 'dim', options.dim);
-    const seed = resolveSeed(where, options.seed);
+    const seed = resolveSeed(where, options.seed, options.generator);
     this.proj = this.registerModule('proj', new Linear(this.grid.patchFeatures, this.dim, { seed: deriveSeed(seed, 'proj') }));
   }
 

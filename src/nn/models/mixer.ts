@@ -22,7 +22,7 @@ import { transpose } from '../functional/shape.js';
 import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module, Sequential } from '../module.js';
-import { checkSeed, deriveSeed, resolveSeed } from '../init.js';
+import { checkSeed, deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
 import { stochasticDepthRate } from '../schedules.js';
 import { checkPositiveInt, checkRate } from '../layers/checks.js';
 import { hiddenWidth } from '../layers/block.js';
@@ -33,14 +33,13 @@ import { LayerNorm } from '../layers/norm.js';
 import { PatchEmbed } from '../layers/patch_embed.js';
 import { Classifier } from './classifier.js';
 
-export interface MixerBlockOptions {
+export interface MixerBlockOptions extends InitSeedOptions {
   tokenMlpRatio?: number;
   channelMlpRatio?: number;
   eps?: number;
   activation?: MlpActivation;
   dropRate?: number;
   dropPathRate?: number;
-  seed?: number;
 }
 
 export class MixerBlock extends Module {
@@ -61,7 +60,7 @@ export class MixerBlock extends Module {
     const dropRate = checkRate(where, 'dropRate', options.dropRate ?? 0);
     const dropPathRate = checkRate(where, 'dropPathRate', options.dropPathRate ?? 0);
     const { eps, activation } = options;
-    const seed = resolveSeed(where, options.seed);
+    const seed = resolveSeed(where, options.seed, options.generator);
     this.norm1 = this.registerModule('norm1', new LayerNorm(dim, { eps }));
     this.mlpTokens = this.registerModule('mlp_tokens', new Mlp(numTokens, tokensHidden, { activation, dropRate, seed: deriveSeed(seed, 'mlp_tokens') }));
     this.dropPath1 = this.registerModule('drop_path1', new DropPath(dropPathRate));
