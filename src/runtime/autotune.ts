@@ -22,6 +22,7 @@
  *   no timing, no lookups of stored choices, the heuristics everywhere.
  */
 import type { AdapterReport } from './device.js';
+import { envVar, isNode } from './env.js';
 import { callBatch, timeInterleaved } from './timing.js';
 
 export const AUTOTUNE_CACHE_VERSION = 1;
@@ -67,9 +68,6 @@ export interface AutotuneConfig {
 
 let config: AutotuneConfig = {};
 
-const env = (name: string): string | undefined =>
-  typeof process !== 'undefined' && process.env ? process.env[name] : undefined;
-
 /** Changes how the autotuner works (merged into the current settings); resets the shared tuner. */
 export function configureAutotune(options: AutotuneConfig): void {
   config = { ...config, ...options };
@@ -79,7 +77,7 @@ export function configureAutotune(options: AutotuneConfig): void {
 /** Whether tuning and stored choices are in use (WGTRAIN_AUTOTUNE=off or configureAutotune). */
 export function autotuneEnabled(): boolean {
   if (config.enabled !== undefined) return config.enabled;
-  const v = (env('WGTRAIN_AUTOTUNE') ?? '').trim().toLowerCase();
+  const v = (envVar('WGTRAIN_AUTOTUNE') ?? '').trim().toLowerCase();
   return !['off', '0', 'false', 'no'].includes(v);
 }
 
@@ -141,7 +139,7 @@ function localStorageStore(): CacheStore | null {
 /** Node: the cache directory in use ($WGTRAIN_CACHE_DIR, or ~/.cache/wgtrain); null elsewhere. */
 export function autotuneCacheDir(): string | null {
   if (config.cacheDir) return config.cacheDir;
-  const fromEnv = env('WGTRAIN_CACHE_DIR');
+  const fromEnv = envVar('WGTRAIN_CACHE_DIR');
   if (fromEnv) return fromEnv;
   const os = nodeBuiltin<NodeOs>('node:os');
   const path = nodeBuiltin<NodePath>('node:path');
@@ -152,7 +150,6 @@ export function autotuneCacheDir(): string | null {
 /** The store the settings point at: file in Node, localStorage in a browser, memory otherwise. */
 export function defaultStore(): CacheStore {
   if (config.persist === false) return memoryStore();
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
   if (isNode) {
     const dir = autotuneCacheDir();
     if (dir && nodeBuiltin('node:fs')) return fileStore(dir);
