@@ -32,6 +32,7 @@ import { MATMUL_LIMITS } from './matmul.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
+import { describeValue } from '../../runtime/format.js';
 import { assertFloat, assertLive, grid1d, Params } from './util.js';
 
 const DROPOUT = defineKernel('dropout', dropoutSrc, { PHILOX: philoxSrc });
@@ -87,7 +88,7 @@ export function dropoutState(): DropoutGeneratorState {
  * draws the mask `dropout(x, p, { seed, offset: count })`, exactly as the saved run would have.
  */
 export function setDropoutState(state: DropoutGeneratorState): void {
-  if (state === null || typeof state !== 'object') throw new Error(`setDropoutState: state must be { seed, count }, got ${describe(state)}`);
+  if (state === null || typeof state !== 'object') throw new Error(`setDropoutState: state must be { seed, count }, got ${describeValue(state)}`);
   checkWord('setDropoutState', 'seed', state.seed);
   checkWord('setDropoutState', 'count', state.count);
   generatorSeed = state.seed;
@@ -97,12 +98,8 @@ export function setDropoutState(state: DropoutGeneratorState): void {
 /** Seeds and offsets are non-negative safe integers, split into two u32 words for the shader. */
 function checkWord(op: string, name: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describe(v)}`);
+    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describeValue(v)}`);
   }
-}
-
-function describe(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 const lo32 = (v: number) => v % TWO_32;
@@ -193,7 +190,7 @@ export async function autotuneDropout(lengths: readonly number[], options: { tim
   const out: TuneResult[] = [];
   const done = new Set<string>();
   for (const n of lengths) {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`autotuneDropout: lengths must be positive integers, got ${describe(n)}`);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`autotuneDropout: lengths must be positive integers, got ${describeValue(n)}`);
     const problemClass = dropoutProblemClass(n);
     if (done.has(problemClass)) continue;
     done.add(problemClass);
@@ -247,12 +244,12 @@ function identity(x: Tensor): Tensor {
  * x unchanged (a view sharing its storage, with gradient passing through).
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
-  if (!(x instanceof Tensor)) throw new Error(`dropout: x must be a Tensor, got ${describe(x)}`);
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${describe(p)}`);
+  if (!(x instanceof Tensor)) throw new Error(`dropout: x must be a Tensor, got ${describeValue(x)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${describeValue(p)}`);
   assertLive('dropout', x);
   assertFloat('dropout', x);
   const { seed, offset, training = true } = options;
-  if (typeof training !== 'boolean') throw new Error(`dropout: training must be true or false, got ${describe(training)}`);
+  if (typeof training !== 'boolean') throw new Error(`dropout: training must be true or false, got ${describeValue(training)}`);
   if (seed !== undefined) checkWord('dropout', 'seed', seed);
   if (offset !== undefined) {
     if (seed === undefined) {
