@@ -142,9 +142,21 @@ function quickPatch(patch: number, side: number): number {
   return patch;
 }
 
+/** A patch model's patches per image, and its patch embedding's multiply-adds per image and parameters. */
+function patchEmbedding(m: VitSpec | MixerSpec, imageSize: number, channels: number) {
+  const patches = (imageSize / m.patchSize) ** 2;
+  return { patches, macs: patches * channels * m.patchSize ** 2 * m.dim, params: linear(channels * m.patchSize ** 2, m.dim) };
+}
+
+/** Parameters of the final norm and the classifier. */
+const headParams = (dim: number, numClasses: number) => 2 * dim + linear(dim, numClasses);
+
 function quickPatchModel<M extends VitSpec | MixerSpec>(m: M, side: number, q: QuickModelLimits): M {
   return { ...m, patchSize: quickPatch(m.patchSize, side), dim: Math.min(m.dim, q.dim), depth: Math.min(m.depth, q.depth) };
 }
+
+/** What the patch models declare alike: residual blocks, a patch size. */
+const PATCH_KIND = { residual: true, patchSize: (m: VitSpec | MixerSpec) => m.patchSize } as const;
 
 const PATCH_FIELDS: FormField[] = [
   { label: 'patch size', key: 'patchSize', type: 'number', step: '1', min: '1' },
@@ -203,8 +215,7 @@ const vit: ModelKind<VitSpec> = {
   label: 'ViT',
   name: 'ViT',
   keys: ['kind', 'patchSize', 'dim', 'depth', 'numHeads', 'mlpRatio'],
-  residual: true,
-  patchSize: (m) => m.patchSize,
+  ...PATCH_KIND,
   check(v, m) {
     const { c, path } = v;
     checkPatchModel(v, m, ['mlpRatio'], () => {
@@ -234,9 +245,8 @@ const vit: ModelKind<VitSpec> = {
   describe: (m) => `ViT, patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}, ${m.numHeads} heads, MLP ratio ${m.mlpRatio ?? 4}`,
   brief: (m) => `ViT patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}, ${m.numHeads} heads`,
   forwardMacsPerImage(m, imageSize, channels, numClasses) {
-    const patches = (imageSize / m.patchSize) ** 2;
+    const { patches, macs: embed } = patchEmbedding(m, imageSize, channels);
     const d = m.dim;
-    const embed = patches * channels * m.patchSize ** 2 * d;
     const tokens = patches + 1; // the cls token
     const hidden = Math.floor((m.mlpRatio ?? 4) * d);
     // qkv (3d²) + projection (d²) + MLP (2·d·hidden) per token; scores and weighted sum (2·T²·d).
@@ -244,30 +254,31 @@ const vit: ModelKind<VitSpec> = {
     return embed + m.depth * block + d * numClasses;
   },
   parameterCount(m, imageSize, channels, numClasses) {
-    const patches = (imageSize / m.patchSize) ** 2;
+    const { patches, params: embed } = patchEmbedding(m, imageSize, channels);
     const d = m.dim;
-    const embed = linear(channels * m.patchSize ** 2, d);
-    const ends = 2 * d /* final norm */ + linear(d, numClasses);
     const hidden = Math.floor((m.mlpRatio ?? 4) * d);
     const block = 2 * 2 * d + linear(d, 3 * d) + linear(d, d) + linear(d, hidden) + linear(hidden, d);
-    return embed + d /* cls */ + (patches + 1) * d /* position */ + m.depth * block + ends;
+    return embed + d /* cls */ + (patches + 1) * d /* position */ + m.depth * block + headParams(d, numClasses);
   },
   formDefaults: { kind: 'vit', patchSize: 7, dim: 32, depth: 4, numHeads: 2, mlpRatio: 4 },
   formFields: [...PATCH_FIELDS, { label: 'heads', key: 'numHeads', type: 'number', step: '1', min: '1' }, { label: 'MLP ratio', key: 'mlpRatio', type: 'number' }],
 };
 
+/** The Mixer's hidden widths: token mixing (across patches) and channel mixing. */
+function mixerHidden(m: MixerSpec) {
+  return { tokensHidden: Math.floor((m.tokenMlpRatio ?? 0.5) * m.dim), channelsHidden: Math.floor((m.channelMlpRatio ?? 4) * m.dim) };
+}
+
 const mixer: ModelKind<MixerSpec> = {
   label: 'MLP-Mixer',
   name: 'Mixer',
   keys: ['kind', 'patchSize', 'dim', 'depth', 'tokenMlpRatio', 'channelMlpRatio'],
-  residual: true,
-  patchSize: (m) => m.patchSize,
+  ...PATCH_KIND,
   check: (v, m) => checkPatchModel(v, m, ['tokenMlpRatio', 'channelMlpRatio'], () => {}),
   checkSizes(v, m, side, batchSize) {
     const tokens = patchTokens(v, m, side);
     if (tokens === undefined) return;
-    const tokensHidden = Math.floor((m.tokenMlpRatio ?? 0.5) * m.dim);
-    const channelsHidden = Math.floor((m.channelMlpRatio ?? 4) * m.dim);
+    const { tokensHidden, channelsHidden } = mixerHidden(m);
     v.elements(`${v.path}.tokenMlpRatio`, tokens * tokensHidden, `${tokens} tokens × ${tokensHidden} (the token-mixing weight)`);
     v.elements('batchSize', batchSize * tokens * Math.max(channelsHidden, m.dim), `${batchSize} images × ${tokens} tokens × ${Math.max(channelsHidden, m.dim)} (one activation)`);
     v.elements('batchSize', batchSize * m.dim * tokensHidden, `${batchSize} images × ${m.dim} channels × ${tokensHidden} (one activation)`);
@@ -281,24 +292,18 @@ const mixer: ModelKind<MixerSpec> = {
   describe: (m) => `MLP-Mixer, patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}, token-MLP ratio ${m.tokenMlpRatio ?? 0.5}, channel-MLP ratio ${m.channelMlpRatio ?? 4}`,
   brief: (m) => `Mixer patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}`,
   forwardMacsPerImage(m, imageSize, channels, numClasses) {
-    const patches = (imageSize / m.patchSize) ** 2;
-    const d = m.dim;
-    const embed = patches * channels * m.patchSize ** 2 * d;
-    const tokenHidden = Math.floor((m.tokenMlpRatio ?? 0.5) * d);
-    const channelHidden = Math.floor((m.channelMlpRatio ?? 4) * d);
-    // Token mixing: per channel T -> tokenHidden -> T; channel mixing: per token d -> channelHidden -> d.
-    const block = d * 2 * patches * tokenHidden + patches * 2 * d * channelHidden;
-    return embed + m.depth * block + d * numClasses;
+    const { patches, macs: embed } = patchEmbedding(m, imageSize, channels);
+    const { tokensHidden, channelsHidden } = mixerHidden(m);
+    // Token mixing: per channel T -> tokensHidden -> T; channel mixing: per token d -> channelsHidden -> d.
+    const block = m.dim * 2 * patches * tokensHidden + patches * 2 * m.dim * channelsHidden;
+    return embed + m.depth * block + m.dim * numClasses;
   },
   parameterCount(m, imageSize, channels, numClasses) {
-    const patches = (imageSize / m.patchSize) ** 2;
+    const { patches, params: embed } = patchEmbedding(m, imageSize, channels);
     const d = m.dim;
-    const embed = linear(channels * m.patchSize ** 2, d);
-    const ends = 2 * d /* final norm */ + linear(d, numClasses);
-    const tokenHidden = Math.floor((m.tokenMlpRatio ?? 0.5) * d);
-    const channelHidden = Math.floor((m.channelMlpRatio ?? 4) * d);
-    const block = 2 * 2 * d + linear(patches, tokenHidden) + linear(tokenHidden, patches) + linear(d, channelHidden) + linear(channelHidden, d);
-    return embed + m.depth * block + ends;
+    const { tokensHidden, channelsHidden } = mixerHidden(m);
+    const block = 2 * 2 * d + linear(patches, tokensHidden) + linear(tokensHidden, patches) + linear(d, channelsHidden) + linear(channelsHidden, d);
+    return embed + m.depth * block + headParams(d, numClasses);
   },
   formDefaults: { kind: 'mixer', patchSize: 7, dim: 32, depth: 4, tokenMlpRatio: 0.5, channelMlpRatio: 4 },
   formFields: [...PATCH_FIELDS, { label: 'token-MLP ratio', key: 'tokenMlpRatio', type: 'number' }, { label: 'channel-MLP ratio', key: 'channelMlpRatio', type: 'number' }],
