@@ -13,6 +13,7 @@
 import * as wg from '../src/index.js';
 import { defineKernel } from '../src/runtime/kernel.js';
 import { grid1d, Params } from '../src/nn/functional/util.js';
+import { callBatch, timeInterleaved } from '../src/runtime/timing.js';
 import copySrc from './copy.wgsl';
 import type * as TF from '@tensorflow/tfjs-core';
 import { benchTrainStep, defaultTrainSpecs, TRAIN_HYPER, type TrainRow, type TrainSpec } from './train-core.js';
@@ -158,12 +159,6 @@ export function defaultSizes(report: wg.AdapterReport): { matmul: number[]; drop
   return { matmul, dropout };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
 interface Case {
   /** Records one call (and frees its output). */
   run(): void;
@@ -171,27 +166,10 @@ interface Case {
   sync(): Promise<void>;
 }
 
-async function batch(c: Case, iters: number): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < iters; i++) c.run();
-  await c.sync();
-  return (performance.now() - t0) / iters;
-}
-
-/** Warms up, sizes each case's batch for `targetMs`, then interleaves `repeats` timed batches. */
-async function timeCases(cases: Case[], repeats: number, targetMs: number, maxIters = 200): Promise<Timing[]> {
-  const iters: number[] = [];
-  for (const c of cases) {
-    await batch(c, 1);
-    await batch(c, 1);
-    const once = await batch(c, 1);
-    iters.push(Math.max(1, Math.min(maxIters, Math.round(targetMs / Math.max(once, 1e-3)))));
-  }
-  const samples: number[][] = cases.map(() => []);
-  for (let r = 0; r < repeats; r++) {
-    for (let i = 0; i < cases.length; i++) samples[i].push(await batch(cases[i], iters[i]));
-  }
-  return cases.map((_, i) => ({ ms: median(samples[i]), samples: samples[i], iters: iters[i] }));
+/** The shared harness (src/runtime/timing.ts): two warm-up calls, batches sized for `targetMs`, `repeats` interleaved rounds. */
+export async function timeCases(cases: Case[], repeats: number, targetMs: number, maxIters = 200): Promise<Timing[]> {
+  const timings = await timeInterleaved(cases.map((c) => callBatch(() => c.run(), () => c.sync())), { repeats, targetMs, maxCalls: maxIters, warmups: 2 });
+  return timings.map(({ ms, samples, calls }) => ({ ms, samples: samples.map((x) => x.ms), iters: calls }));
 }
 
 export async function wgSync(): Promise<void> {

@@ -40,37 +40,8 @@ interface Case {
   sync(): Promise<void>;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-async function batch(c: Case, iters: number): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < iters; i++) c.run();
-  await c.sync();
-  return (performance.now() - t0) / iters;
-}
-
-/** Warm-up, batch sizing, then `REPEATS` rounds with every case once per round (interleaved). */
-async function timeCases(cases: Case[]): Promise<number[]> {
-  const iters: number[] = [];
-  for (const c of cases) {
-    await batch(c, 1);
-    await batch(c, 1);
-    const once = await batch(c, 1);
-    iters.push(Math.max(1, Math.min(200, Math.round(TARGET_MS / Math.max(once, 1e-3)))));
-  }
-  const samples: number[][] = cases.map(() => []);
-  for (let r = 0; r < REPEATS; r++) {
-    for (let i = 0; i < cases.length; i++) samples[i].push(await batch(cases[i], iters[i]));
-  }
-  return samples.map(median);
-}
-
 // The same syncs as the main benchmark: submit what was recorded, wait for the GPU.
-const { wgSync, tfSync: tfSyncFor } = await import('./bench-core.js');
+const { wgSync, tfSync: tfSyncFor, timeCases } = await import('./bench-core.js');
 const tfSync = tfSyncFor(tf);
 
 function hostData(n: number, seed: number): Float32Array {
@@ -125,7 +96,7 @@ const table: Row[] = [];
 async function compare(op: string, shape: number[], cases: { old: () => void; neu: () => void; tfjs?: () => void }): Promise<void> {
   const list: Case[] = [wgCase(op, 'long', cases.old), wgCase(op, 'short', cases.neu)];
   if (cases.tfjs) list.push(tfCase(op, cases.tfjs));
-  const t = await timeCases(list);
+  const t = (await timeCases(list, REPEATS, TARGET_MS)).map((x) => x.ms);
   const row: Row = { op, shape: `[${shape}]`, old: t[0], neu: t[1], tfjs: cases.tfjs ? t[2] : undefined };
   table.push(row);
   const tfPart = row.tfjs !== undefined ? `, tfjs ${row.tfjs.toFixed(2)} ms (tfjs/new ${(row.tfjs / row.neu).toFixed(2)}x)` : '';

@@ -26,6 +26,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import type { SubgroupAdapterInfo } from '../src/nn/functional/matmul-tensorcore.js';
+import { callBatch, timeInterleaved } from '../src/runtime/timing.js';
 
 const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(swiftshader)) {
@@ -70,8 +71,6 @@ function randomF32(n: number, seed: number): Float32Array {
   }
   return out;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** |gpu - ref| <= REL · Σ|a||b| + ABS per element; see tests/matmul-tensorcore.test.ts for why. */
 const REL = 4e-6;
@@ -135,30 +134,15 @@ async function correctness(c: Case, seed: number): Promise<Json> {
   }
 }
 
-/** Seconds per call: median over batches of back-to-back calls, each batch ended by waiting for the queue. */
+/** Seconds per call: median over batches of back-to-back calls, each ended by waiting for the queue (src/runtime/timing.ts). */
 async function timeCalls(fn: () => { dispose(): void }, repeats: number, batchMs: number): Promise<number> {
-  const device = wg.engine().device;
-  const batch = async (calls: number) => {
-    const t0 = performance.now();
-    for (let i = 0; i < calls; i++) fn().dispose();
+  const sync = async () => {
     wg.flush();
-    await device.queue.onSubmittedWorkDone();
+    await wg.engine().device.queue.onSubmittedWorkDone();
     wg.engine().throwUncaptured();
-    return (performance.now() - t0) / 1000;
   };
-  await batch(2);
-  let calls = 1;
-  for (;;) {
-    const t = await batch(calls);
-    if (t * 1000 >= batchMs / 4 || calls >= 4096) {
-      calls = Math.max(1, Math.min(4096, Math.round((calls * batchMs) / Math.max(1e-3, t * 1000))));
-      break;
-    }
-    calls *= 4;
-  }
-  const times: number[] = [];
-  for (let r = 0; r < repeats; r++) times.push((await batch(calls)) / calls);
-  return median(times);
+  const [t] = await timeInterleaved([callBatch(() => fn().dispose(), sync)], { repeats, targetMs: batchMs, maxCalls: 4096, warmups: 2 });
+  return t.ms / 1000;
 }
 
 let exitCode = 0;

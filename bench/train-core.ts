@@ -33,10 +33,11 @@
  * Timing: `warmup` steps each (pipelines compiled, buffers pooled; every loss read back for the
  * checks), then `repeats` timed batches per engine, alternating. A batch is `iters` steps back to
  * back, ended by awaiting the last step's loss (`toArray()` / `data()`): the sync a training loop
- * that logs its loss pays. `iters` is sized from one warm-up step so a batch lasts about
- * `targetMs`. Reported: the median time per step, steps/s = 1000 / that, and wgtrain / tfjs.
+ * that logs its loss pays. `iters` is sized from one more such step so a batch lasts about
+ * `targetMs` (the shared harness, src/runtime/timing.ts). Reported: the median time per step, steps/s = 1000 / that, and wgtrain / tfjs.
  */
 import * as wg from '../src/index.js';
+import { median, timeInterleaved } from '../src/runtime/timing.js';
 import type * as TF from '@tensorflow/tfjs-core';
 
 type Tf = typeof TF;
@@ -442,12 +443,6 @@ function buildTfjs(tf: Tf, s: TrainSpec, initial: Map<string, { shape: number[];
 // ---------------------------------------------------------------------------------------------
 // timing
 
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const m = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
-};
-
 /** The process's CPU time in ms (all threads), or null outside Node. */
 function cpuTimeMs(): number | null {
   if (typeof process === 'undefined' || typeof process.cpuUsage !== 'function') return null;
@@ -523,37 +518,34 @@ export async function benchTrainStep(tf: Tf, s: TrainSpec, o: TrainBenchOptions)
     checkWarmup('tfjs', name, warmTf.losses);
     o.log(`train ${name}: initial loss wgtrain ${initialOurs.toFixed(6)}, tfjs ${initialTf.toFixed(6)}; warm-up step ${warmOurs.lastMs.toFixed(1)} / ${warmTf.lastMs.toFixed(1)} ms`);
 
-    const itersFor = (once: number) => Math.max(1, Math.min(o.maxIters, Math.round(o.targetMs / Math.max(once, 1e-3))));
-    const itersOurs = itersFor(warmOurs.lastMs);
-    const itersTf = itersFor(warmTf.lastMs);
     const liveBuffersBefore = wg.memoryStats().liveBuffers;
     const tensorsBefore = tf.memory().numTensors;
-    const samplesOurs: number[] = [];
-    const samplesTf: number[] = [];
-    const cpuOurs: number[] = [];
-    const cpuTf: number[] = [];
-    for (let r = 0; r < o.repeats; r++) {
-      const a = await timedBatch(ours.trainee, itersOurs);
-      const b = await timedBatch(theirs.trainee, itersTf);
-      samplesOurs.push(a.ms);
-      samplesTf.push(b.ms);
-      if (a.cpuMs !== null) cpuOurs.push(a.cpuMs);
-      if (b.cpuMs !== null) cpuTf.push(b.cpuMs);
-    }
+    // The shared harness (src/runtime/timing.ts), warmed up above: one step sizes the batches, then interleaved rounds.
+    const tfTrainee = theirs.trainee;
+    const [timedOurs, timedTf] = await timeInterleaved([(n: number) => timedBatch(ours.trainee, n), (n: number) => timedBatch(tfTrainee, n)], {
+      repeats: o.repeats,
+      targetMs: o.targetMs,
+      maxCalls: o.maxIters,
+      warmups: 0,
+    });
     const liveBuffersAfter = wg.memoryStats().liveBuffers;
     const tensorsAfter = tf.memory().numTensors;
     if (liveBuffersAfter !== liveBuffersBefore) throw new Error(`bench: ${name}: wgtrain's training step leaks: ${liveBuffersBefore} live buffers before the timed steps, ${liveBuffersAfter} after`);
     if (tensorsAfter !== tensorsBefore) throw new Error(`bench: ${name}: tfjs's training step leaks: ${tensorsBefore} tensors before the timed steps, ${tensorsAfter} after`);
 
-    const msOurs = median(samplesOurs);
-    const msTf = median(samplesTf);
+    const msOurs = timedOurs.ms;
+    const msTf = timedTf.ms;
+    const cpuMs = (t: typeof timedOurs) => {
+      const cpu = t.samples.flatMap((x) => (x.cpuMs === null ? [] : [x.cpuMs]));
+      return cpu.length ? median(cpu) : undefined;
+    };
     return {
       model: name,
       spec: s,
       params,
       flopsPerStep: stepFlops(s),
-      wgtrain: { ms: msOurs, samples: samplesOurs, cpuMs: cpuOurs.length ? median(cpuOurs) : undefined, iters: itersOurs, stepsPerSec: 1000 / msOurs, warmupLosses: warmOurs.losses, initialLoss: initialOurs, liveBuffersBefore, liveBuffersAfter },
-      tfjs: { ms: msTf, samples: samplesTf, cpuMs: cpuTf.length ? median(cpuTf) : undefined, iters: itersTf, stepsPerSec: 1000 / msTf, warmupLosses: warmTf.losses, initialLoss: initialTf, tensorsBefore, tensorsAfter },
+      wgtrain: { ms: msOurs, samples: timedOurs.samples.map((x) => x.ms), cpuMs: cpuMs(timedOurs), iters: timedOurs.calls, stepsPerSec: 1000 / msOurs, warmupLosses: warmOurs.losses, initialLoss: initialOurs, liveBuffersBefore, liveBuffersAfter },
+      tfjs: { ms: msTf, samples: timedTf.samples.map((x) => x.ms), cpuMs: cpuMs(timedTf), iters: timedTf.calls, stepsPerSec: 1000 / msTf, warmupLosses: warmTf.losses, initialLoss: initialTf, tensorsBefore, tensorsAfter },
       ratio: msTf / msOurs,
       firstLossRelDiff,
     };

@@ -1,5 +1,5 @@
 /**
- * Elementwise ops (shaders/unary.wgsl, shaders/binary.wgsl) against float64 references, and their
+ * Elementwise ops (shaders/elementwise_unary.wgsl, shaders/elementwise_binary.wgsl) against float64 references, and their
  * gradients against finite differences.
  */
 import { describe, expect, test } from 'vitest';

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { adapterReport, engine, keep, memoryStats, tensor, tidy, zeros, full, arange, randn, liveTensorCount } from '../src/index.js';
 import { defineKernel, preprocess } from '../src/runtime/kernel.js';
 import { sizeClass } from '../src/runtime/pool.js';
-import unarySrc from '../shaders/unary.wgsl';
+import unarySrc from '../shaders/elementwise_unary.wgsl';
 import { useGpu } from './helpers/gpu.js';
 
 useGpu();

@@ -10,15 +10,10 @@
 export type Draft = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 import { h } from '../common/dom.js';
+import { MODEL_KIND_NAMES, MODEL_KINDS, type ModelKindName } from '../../src/lab/experiment/models.js';
 
 type Getter = () => unknown;
 type Setter = (v: unknown) => void;
-
-const MODEL_DEFAULTS: Record<string, Draft> = {
-  mlp: { kind: 'mlp', hiddenSizes: [256, 256], activation: 'relu' },
-  vit: { kind: 'vit', patchSize: 7, dim: 32, depth: 4, numHeads: 2, mlpRatio: 4 },
-  mixer: { kind: 'mixer', patchSize: 7, dim: 32, depth: 4, tokenMlpRatio: 0.5, channelMlpRatio: 4 },
-};
 
 /** Sets a key, or removes it for undefined (so an optional field left empty is absent, as in JSON presets). */
 function put(obj: Draft, key: string, v: unknown): void {
@@ -187,35 +182,27 @@ export class SpecForm {
 
   private modelSection(d: Draft): HTMLElement {
     this.section = 'Model';
-    d.model ??= structuredClone(MODEL_DEFAULTS.mlp);
+    d.model ??= structuredClone(MODEL_KINDS.mlp.formDefaults);
     const m = () => this.draft.model as Draft;
     const fields = h('div', { class: 'fields' });
     fields.append(
       this.select(
         'kind',
         'model.kind',
-        [
-          ['mlp', 'MLP'],
-          ['vit', 'ViT'],
-          ['mixer', 'MLP-Mixer'],
-        ],
+        MODEL_KIND_NAMES.map((k) => [k, MODEL_KINDS[k].label]),
         () => m().kind,
         (v) => {
-          if (v !== m().kind) this.draft.model = structuredClone(MODEL_DEFAULTS[v]);
+          if (v !== m().kind) this.draft.model = structuredClone(MODEL_KINDS[v as ModelKindName].formDefaults);
         },
         true,
       ),
     );
-    const kind = m().kind;
-    if (kind === 'mlp') {
-      fields.append(
-        this.input('hidden sizes', 'model.hiddenSizes', () => m().hiddenSizes, (v) => put(m(), 'hiddenSizes', v), 'list', { hint: 'comma-separated widths, e.g. 256, 256' }),
-        this.select('activation', 'model.activation', [['relu', 'ReLU'], ['gelu', 'GELU']], () => m().activation ?? 'relu', (v) => put(m(), 'activation', v)),
-      );
-    } else {
-      fields.append(this.num('patch size', m, 'patchSize', 'model.patchSize', { step: '1', min: '1' }), this.num('width (dim)', m, 'dim', 'model.dim', { step: '1', min: '1' }), this.num('depth', m, 'depth', 'model.depth', { step: '1', min: '1' }));
-      if (kind === 'vit') fields.append(this.num('heads', m, 'numHeads', 'model.numHeads', { step: '1', min: '1' }), this.num('MLP ratio', m, 'mlpRatio', 'model.mlpRatio'));
-      else fields.append(this.num('token-MLP ratio', m, 'tokenMlpRatio', 'model.tokenMlpRatio'), this.num('channel-MLP ratio', m, 'channelMlpRatio', 'model.channelMlpRatio'));
+    const kind = MODEL_KINDS[m().kind as ModelKindName];
+    for (const f of kind?.formFields ?? []) {
+      const path = `model.${f.key}`;
+      if (f.type === 'select') fields.append(this.select(f.label, path, f.options ?? [], () => m()[f.key] ?? f.fallback, (v) => put(m(), f.key, v)));
+      else if (f.type === 'list') fields.append(this.input(f.label, path, () => m()[f.key], (v) => put(m(), f.key, v), 'list', { hint: f.hint }));
+      else fields.append(this.num(f.label, m, f.key, path, { step: f.step, min: f.min, hint: f.hint }));
     }
     return h('fieldset', {}, h('legend', {}, 'Model'), fields);
   }

@@ -5,7 +5,7 @@
  * Nothing leaves the machine. A browser without IndexedDB (some private modes) keeps nothing, and
  * the page says so once.
  */
-import { createStore, del, get, set, type UseStore } from 'idb-keyval';
+import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { AdapterReport } from '../../src/runtime/device.js';
 import type { ExperimentSpec, RunResult } from '../../src/lab/experiment/types.js';
 import type { Setup } from './share.js';
@@ -62,4 +62,3 @@ export const loadSettings = () => attempt((s) => get<Setup>(SETTINGS, s));
 export const saveSettings = (setup: Setup) => attempt((s) => set(SETTINGS, setup, s));
 export const loadExperiment = () => attempt((s) => get<SavedExperiment>(EXPERIMENT, s));
 export const saveExperiment = (x: SavedExperiment) => attempt((s) => set(EXPERIMENT, x, s));
-export const forgetExperiment = () => attempt((s) => del(EXPERIMENT, s));

@@ -37,6 +37,7 @@ import { Tensor } from '../runtime/tensor.js';
 import { tensor, zeros } from '../nn/functional/creation.js';
 import { add, div, mul, sqrt, sub } from '../nn/functional/elementwise.js';
 import { concat } from '../nn/functional/shape.js';
+import { backward } from '../nn/functional/backward.js';
 import { dot, sumSquares } from '../nn/functional/reduce.js';
 import { crossEntropy } from '../nn/functional/loss.js';
 import { Generator, mixWords } from '../runtime/generator.js';
@@ -155,7 +156,7 @@ export function miniBatchGradient(model: TrainableModel, images: Tensor, labels:
     isolatedGradient(params, () => {
       tidy(() => {
         const logits = model.forward(images);
-        crossEntropy(logits, labels, { labelSmoothing: ls }).backward();
+        backward(crossEntropy(logits, labels, { labelSmoothing: ls }));
       });
     }));
 }
@@ -186,7 +187,7 @@ export function fullGradient(model: TrainableModel, dataset: GpuDataset, options
         try {
           tidy(() => {
             const logits = model.forward(b.images);
-            mul(crossEntropy(logits, b.labels, { labelSmoothing: ls, reduction: 'sum' }), 1 / n).backward();
+            backward(mul(crossEntropy(logits, b.labels, { labelSmoothing: ls, reduction: 'sum' }), 1 / n));
           });
         } finally {
           b.images.dispose();

@@ -220,18 +220,3 @@ function checkTrainerState(trainer: Trainer, state: TrainerState): void {
   trainer.sampler.restore(sampler);
   trainer.sampler.restore(position);
 }
-
-/** Node: writes a checkpoint atomically (temp file + rename), so a crash never leaves half a file. */
-export async function writeCheckpointFile(path: string, trainer: Trainer, notes?: Record<string, string>): Promise<void> {
-  const bytes = await saveCheckpoint(trainer, notes);
-  const fs = await import('node:fs/promises');
-  const tmp = `${path}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, bytes);
-  await fs.rename(tmp, path);
-}
-
-export async function readCheckpointFile(path: string, trainer: Trainer, options: Omit<LoadCheckpointOptions, 'name'> = {}): Promise<void> {
-  const fs = await import('node:fs/promises');
-  const bytes = new Uint8Array(await fs.readFile(path));
-  loadCheckpoint(trainer, bytes, { ...options, name: path });
-}

@@ -17,7 +17,8 @@
 import { noGrad } from '../runtime/autograd.js';
 import { tidy } from '../runtime/scope.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { concat } from '../nn/functional/shape.js';
+import { concat, reshape } from '../nn/functional/shape.js';
+import { backward } from '../nn/functional/backward.js';
 import { crossEntropy } from '../nn/functional/loss.js';
 import { argmax } from '../nn/functional/reduce.js';
 import { Generator, type GeneratorState } from '../runtime/generator.js';
@@ -181,7 +182,7 @@ export class Trainer {
         this.optimizer.zeroGrad();
         const logits = this.model.forward(batch.images);
         const l = crossEntropy(logits, batch.labels, { labelSmoothing: this.labelSmoothing });
-        l.backward();
+        backward(l);
         return l.detach();
       });
       this.optimizer.step();
@@ -199,7 +200,7 @@ export class Trainer {
     if (this.pending.length === 0) return [];
     const batch = this.pending;
     this.pending = [];
-    const all = tidy(() => concat(batch.map((p) => p.loss.reshape([1])), 0));
+    const all = tidy(() => concat(batch.map((p) => reshape(p.loss, [1])), 0));
     let values: ArrayLike<number>;
     try {
       values = await all.toArray();
@@ -238,7 +239,7 @@ export class Trainer {
         for (const b of data.evalBatches(batchSize)) {
           const [l, p] = tidy(() => {
             const logits = this.model.forward(b.images);
-            return [crossEntropy(logits, b.labels, { reduction: 'sum' }).reshape([1]), argmax(logits, -1)];
+            return [reshape(crossEntropy(logits, b.labels, { reduction: 'sum' }), [1]), argmax(logits, -1)];
           });
           losses.push(l);
           predictions.push(p);

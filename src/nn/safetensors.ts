@@ -21,6 +21,7 @@
  * U64 BigUint64Array; F16 and BF16 as their raw bits in a Uint16Array; BOOL (one byte, 0 or 1) and
  * the FP8 types F8_E5M2 / F8_E4M3 as raw bytes in a Uint8Array.
  */
+import { formatShape } from '../runtime/format.js';
 
 /** The reference's dtype order, increasing alignment (the writer sorts by it, descending). */
 export const SAFETENSORS_DTYPES = [
@@ -127,8 +128,6 @@ function compareUtf8(a: string, b: string): number {
   return x.length - y.length;
 }
 
-const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
-
 // ---------------------------------------------------------------------------------------------
 // Writing
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +188,7 @@ function checkTensorToWrite(name: string, t: SafetensorsTensor): void {
     fail(`tensor '${name}': dtype ${t.dtype} needs its data in a ${ctor.name}, got ${got}`);
   }
   const n = elementCount(t.shape);
-  if (t.data.length !== n) fail(`tensor '${name}': shape ${shapeText(t.shape)} has ${n} elements, data has ${t.data.length}`);
+  if (t.data.length !== n) fail(`tensor '${name}': shape ${formatShape(t.shape)} has ${n} elements, data has ${t.data.length}`);
   if (t.dtype === 'BOOL') {
     const bytes = t.data as Uint8Array;
     for (let i = 0; i < bytes.length; i++) {
@@ -263,7 +262,7 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsCo
     if (begin > end) fail(`tensor '${name}': data_offsets [${begin}, ${end}] end before they begin`);
     const needed = elementCount(shape) * bytesPerElement(dtype);
     if (end - begin !== needed) {
-      fail(`tensor '${name}': data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} ${shapeText(shape)} needs ${needed}`);
+      fail(`tensor '${name}': data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} ${formatShape(shape)} needs ${needed}`);
     }
     entries.push({ name, dtype, shape, begin, end });
   }

@@ -115,7 +115,18 @@ export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
-export function runBackward(root: Tensor, options: BackwardOptions, ones: (shape: readonly number[]) => Tensor): void {
+/**
+ * The two ops backward itself needs, passed in by the op layer (src/nn/functional/methods.ts): the
+ * runtime does not import the ops, which import it.
+ */
+export interface BackwardOps {
+  /** A tensor of ones: the seed gradient of a one-element output. */
+  ones: (shape: readonly number[]) => Tensor;
+  /** Sums two gradients of the same shape (an input reached along several paths). */
+  add: (a: Tensor, b: Tensor) => Tensor;
+}
+
+export function runBackward(root: Tensor, options: BackwardOptions, ops: BackwardOps): void {
   if (!root.requiresGrad) {
     throw new Error(`backward() on a tensor that does not require grad (shape [${root.shape}]): no input was created with requiresGrad: true, or it was computed under noGrad().`);
   }
@@ -126,10 +137,10 @@ export function runBackward(root: Tensor, options: BackwardOptions, ones: (shape
     throw new Error(`backward(): grad has shape [${options.grad.shape}] but the output has shape [${root.shape}]`);
   }
   untracked(() => noGrad(() => {
-    const seed = options.grad ? options.grad.retain() : ones(root.shape);
+    const seed = options.grad ? options.grad.retain() : ops.ones(root.shape);
     const rootNode = root.gradFn;
     if (!rootNode) {
-      root.accumulateGrad(seed); // a leaf: d(leaf)/d(leaf) = 1
+      root.accumulateGrad(seed, ops.add); // a leaf: d(leaf)/d(leaf) = 1
       return;
     }
     if (rootNode.freed) {
@@ -158,14 +169,14 @@ export function runBackward(root: Tensor, options: BackwardOptions, ones: (shape
         if (target instanceof Node) {
           const prev = grads.get(target);
           if (prev) {
-            grads.set(target, prev.add(gi));
+            grads.set(target, ops.add(prev, gi));
             prev.dispose();
             gi.dispose();
           } else {
             grads.set(target, gi);
           }
         } else {
-          target.accumulateGrad(gi);
+          target.accumulateGrad(gi, ops.add);
         }
       });
       if (!options.retainGraph) node.free();

@@ -9,11 +9,10 @@
  *   registered ops have seen but not tuned; ops also offer their own entry (`autotuneMatmul`). An op
  *   looks its choice up synchronously (`Autotuner.lookup`) and falls back to its fixed heuristic for
  *   classes that were never tuned, so nothing changes until someone tunes.
- * - Timing (`gpuTimer`): per candidate one warm-up call (compiles the pipeline), a calibration call
- *   that sets how many calls make a batch (about `batchMs`), then `batches` batches, interleaved
- *   across candidates so drift hits all alike; a batch is timed from recording to
- *   `queue.onSubmittedWorkDone()`; the per-call median is what counts. (Timestamp queries would
- *   need the engine's compute pass opened with timestampWrites, so they are not used.)
+ * - Timing (`gpuTimer`, on the harness in timing.ts): per candidate one warm-up call (compiles the
+ *   pipeline), a calibration call that sets how many calls make a batch (about `batchMs`), then
+ *   `batches` batches, interleaved across candidates so drift hits all alike; a batch is timed
+ *   from recording to `queue.onSubmittedWorkDone()`; the per-call median is what counts.
  * - Persistence: Node -> `$WGTRAIN_CACHE_DIR/autotune-v1.json` (default `~/.cache/wgtrain/`), the
  *   browser -> localStorage key `wgtrain-autotune-v1`. A file that does not parse or has another
  *   version is ignored with one console warning (and replaced by the next save). Saving re-reads
@@ -23,6 +22,8 @@
  *   no timing, no lookups of stored choices, the heuristics everywhere.
  */
 import type { AdapterReport } from './device.js';
+import { envVar, isNode } from './env.js';
+import { callBatch, timeInterleaved } from './timing.js';
 
 export const AUTOTUNE_CACHE_VERSION = 1;
 const FILE_NAME = `autotune-v${AUTOTUNE_CACHE_VERSION}.json`;
@@ -67,9 +68,6 @@ export interface AutotuneConfig {
 
 let config: AutotuneConfig = {};
 
-const env = (name: string): string | undefined =>
-  typeof process !== 'undefined' && process.env ? process.env[name] : undefined;
-
 /** Changes how the autotuner works (merged into the current settings); resets the shared tuner. */
 export function configureAutotune(options: AutotuneConfig): void {
   config = { ...config, ...options };
@@ -79,7 +77,7 @@ export function configureAutotune(options: AutotuneConfig): void {
 /** Whether tuning and stored choices are in use (WGTRAIN_AUTOTUNE=off or configureAutotune). */
 export function autotuneEnabled(): boolean {
   if (config.enabled !== undefined) return config.enabled;
-  const v = (env('WGTRAIN_AUTOTUNE') ?? '').trim().toLowerCase();
+  const v = (envVar('WGTRAIN_AUTOTUNE') ?? '').trim().toLowerCase();
   return !['off', '0', 'false', 'no'].includes(v);
 }
 
@@ -141,7 +139,7 @@ function localStorageStore(): CacheStore | null {
 /** Node: the cache directory in use ($WGTRAIN_CACHE_DIR, or ~/.cache/wgtrain); null elsewhere. */
 export function autotuneCacheDir(): string | null {
   if (config.cacheDir) return config.cacheDir;
-  const fromEnv = env('WGTRAIN_CACHE_DIR');
+  const fromEnv = envVar('WGTRAIN_CACHE_DIR');
   if (fromEnv) return fromEnv;
   const os = nodeBuiltin<NodeOs>('node:os');
   const path = nodeBuiltin<NodePath>('node:path');
@@ -152,7 +150,6 @@ export function autotuneCacheDir(): string | null {
 /** The store the settings point at: file in Node, localStorage in a browser, memory otherwise. */
 export function defaultStore(): CacheStore {
   if (config.persist === false) return memoryStore();
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
   if (isNode) {
     const dir = autotuneCacheDir();
     if (dir && nodeBuiltin('node:fs')) return fileStore(dir);
@@ -256,54 +253,21 @@ export interface GpuTimerOptions {
   maxCalls?: number;
 }
 
-const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Wall time from recording to queue completion, per call, median over interleaved batches. */
+/** Wall time from recording to queue completion, per call, median over interleaved batches (timing.ts). */
 export function gpuTimer(o: GpuTimerOptions): Timer {
-  const batches = o.batches ?? 5;
-  const batchMs = o.batchMs ?? 20;
-  const maxCalls = o.maxCalls ?? 64;
   return async (candidates) => {
-    const timeBatch = async (c: Candidate, calls: number) => {
-      const t0 = now();
-      for (let i = 0; i < calls; i++) c.run();
+    await o.done();
+    const sync = async () => {
       o.flush();
       await o.done();
-      return (now() - t0) / calls;
     };
-    const calls = new Map<string, number>();
-    const samples = new Map<string, number[]>();
-    const failed = new Set<string>();
-    await o.done();
-    for (const c of candidates) {
-      try {
-        await timeBatch(c, 1); // warm-up: pipeline compile, buffers pooled
-        const once = await timeBatch(c, 1);
-        calls.set(c.id, Math.max(1, Math.min(maxCalls, Math.ceil(batchMs / Math.max(once, 1e-3)))));
-        samples.set(c.id, []);
-      } catch {
-        failed.add(c.id);
-      }
-    }
-    for (let b = 0; b < batches; b++) {
-      for (const c of candidates) {
-        if (failed.has(c.id)) continue;
-        try {
-          samples.get(c.id)!.push(await timeBatch(c, calls.get(c.id)!));
-        } catch {
-          failed.add(c.id);
-        }
-      }
-    }
-    const out: Record<string, number> = {};
-    for (const c of candidates) out[c.id] = failed.has(c.id) ? Infinity : median(samples.get(c.id)!);
-    return out;
+    const timings = await timeInterleaved(candidates.map((c) => callBatch(c.run, sync)), {
+      repeats: o.batches ?? 5,
+      targetMs: o.batchMs ?? 20,
+      maxCalls: o.maxCalls ?? 64,
+      tolerateErrors: true,
+    });
+    return Object.fromEntries(candidates.map((c, i) => [c.id, timings[i].ms]));
   };
 }
 

@@ -2,6 +2,7 @@
  * Device acquisition: the browser's `navigator.gpu`, Node's `webgpu` package (Dawn), or a GPU
  * object the caller already has. Everything else in the runtime gets the device from here.
  */
+import { envVar, isNode } from './env.js';
 
 export interface InitOptions {
   /** A `GPU` object to use instead of discovering one (e.g. `create([...])` from `webgpu`). */
@@ -57,11 +58,9 @@ const DEFAULT_OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query',
  * makes Dawn offer shader-f16 and chromium-experimental-subgroup-matrix on NVIDIA). Unset: none.
  */
 export function dawnFlagsFromEnv(): string[] {
-  const text = typeof process !== 'undefined' ? process.env?.WGTRAIN_DAWN_FLAGS : undefined;
+  const text = envVar('WGTRAIN_DAWN_FLAGS');
   return text ? text.split(/\s+/).filter(Boolean) : [];
 }
-
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
 export class WebGPUUnavailableError extends Error {
   override name = 'WebGPUUnavailableError';

@@ -23,6 +23,7 @@
 import { acquireDevice, type AdapterReport, type DeviceContext, type InitOptions } from './device.js';
 import { BufferPool, READBACK_USAGE, STORAGE_USAGE, type MemoryStats } from './pool.js';
 import { PipelineCache, type Defines, type Kernel } from './kernel.js';
+import { envVar } from './env.js';
 
 const UNIFORM_SLOT = 256;
 /** The check buffer: [code, a, b, c] u32 words of the first violation (code 0: none). */
@@ -32,7 +33,7 @@ const CHECK_BYTES = CHECK_WORDS * 4;
 export const CHECK_CODES = { crossEntropyLabel: 1 } as const;
 
 let checkedDefault = (() => {
-  const env = typeof process !== 'undefined' ? process.env?.WGTRAIN_CHECKS : undefined;
+  const env = envVar('WGTRAIN_CHECKS');
   return !(env && /^(0|off|false|no)$/i.test(env));
 })();
 

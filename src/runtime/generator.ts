@@ -17,12 +17,10 @@
  * generator use `defaultGenerator` (torch.default_generator), a convenience for scripts and tests.
  */
 
+import { describeValue } from './format.js';
+
 /** Seed of `defaultGenerator` (and of a `new Generator()` given no seed). */
 export const DEFAULT_SEED = 0x5eed_d20f;
-
-function describe(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
 
 /**
  * Seeds, counters and steps of the counter-based streams (dropout, augmentation, data order) are
@@ -30,7 +28,7 @@ function describe(v: unknown): string {
  */
 export function checkSeedWord(op: string, name: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describe(v)}`);
+    throw new Error(`${op}: ${name} must be a non-negative integer below 2^53, got ${describeValue(v)}`);
   }
 }
 
@@ -94,7 +92,7 @@ export class Generator {
 
   /** Restores a snapshot from `getState`: the next draws are exactly those the saved generator would have made. */
   setState(state: GeneratorState): this {
-    if (state === null || typeof state !== 'object') throw new Error(`Generator.setState: state must be { seed, count }, got ${describe(state)}`);
+    if (state === null || typeof state !== 'object') throw new Error(`Generator.setState: state must be { seed, count }, got ${describeValue(state)}`);
     checkSeedWord('Generator.setState', 'seed', state.seed);
     checkSeedWord('Generator.setState', 'count', state.count);
     this._seed = state.seed;
@@ -136,6 +134,6 @@ export const defaultGenerator = new Generator(DEFAULT_SEED);
 /** `generator` if given (checked), else the default: the stream an op given no seed draws from. */
 export function resolveGenerator(op: string, generator: unknown): Generator {
   if (generator === undefined) return defaultGenerator;
-  if (!(generator instanceof Generator)) throw new Error(`${op}: generator must be a Generator, got ${describe(generator)}`);
+  if (!(generator instanceof Generator)) throw new Error(`${op}: generator must be a Generator, got ${describeValue(generator)}`);
   return generator;
 }

@@ -2,14 +2,14 @@
  * Tensor: a shape, a dtype and contiguous row-major storage in a pooled GPU buffer.
  *
  * Several tensors may share one Storage (reshape views, tensors saved by autograd); the buffer
- * returns to the pool when the last one is disposed. Ops live in src/nn/functional/; the methods
- * here are the PyTorch-style spelling of the same functions.
+ * returns to the pool when the last one is disposed. Ops live in src/nn/functional/; their
+ * PyTorch-style methods (`x.add(y)`, `loss.backward()`) are installed onto this class by the op
+ * layer (src/nn/functional/methods.ts), so this module does not import the ops that import it.
  */
 import { engine } from './engine.js';
 import { track, type Disposable } from './scope.js';
 import type { BufferPool } from './pool.js';
-import { isGradEnabled, Node, runBackward, type BackwardOptions } from './autograd.js';
-import * as F from '../nn/functional/index.js';
+import { isGradEnabled, Node } from './autograd.js';
 
 export type DType = 'f32' | 'i32' | 'u32';
 export type TypedArrayFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
@@ -180,8 +180,8 @@ export class Tensor implements Disposable {
     return new Tensor(s!, shape, this.dtype);
   }
 
-  /** @internal autograd: adds `g` into `.grad` (takes ownership of `g`). */
-  accumulateGrad(g: Tensor): void {
+  /** @internal autograd: adds `g` into `.grad` with `add` (takes ownership of `g`). */
+  accumulateGrad(g: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
     if (this.isDisposed) {
       g.dispose();
       return;
@@ -190,7 +190,7 @@ export class Tensor implements Disposable {
     if (!this.grad) {
       this.grad = g;
     } else {
-      const sum = this.grad.add(g);
+      const sum = add(this.grad, g);
       sum.kept = true;
       this.grad.dispose();
       g.dispose();
@@ -230,11 +230,6 @@ export class Tensor implements Disposable {
   async item(): Promise<number> {
     if (this.size !== 1) throw new Error(`item() needs a tensor with one element, got shape [${this.shape}]`);
     return (await this.toArray())[0];
-  }
-
-  backward(options: BackwardOptions | Tensor = {}): void {
-    const opts = options instanceof Tensor ? { grad: options } : options;
-    runBackward(this, opts, (shape) => F.full(shape, 1));
   }
 
   /**
@@ -281,38 +276,6 @@ export class Tensor implements Disposable {
   toString(): string {
     return `Tensor(#${this.id}, [${this.shape}], ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''}${this.isDisposed ? ', disposed' : ''})`;
   }
-
-  // ---- ops (see src/nn/functional/ for their definitions) ----
-  add(b: Tensor | number): Tensor { return F.add(this, b); }
-  sub(b: Tensor | number): Tensor { return F.sub(this, b); }
-  mul(b: Tensor | number): Tensor { return F.mul(this, b); }
-  div(b: Tensor | number): Tensor { return F.div(this, b); }
-  neg(): Tensor { return F.neg(this); }
-  exp(): Tensor { return F.exp(this); }
-  log(): Tensor { return F.log(this); }
-  sqrt(): Tensor { return F.sqrt(this); }
-  pow(exponent: number): Tensor { return F.pow(this, exponent); }
-  relu(): Tensor { return F.relu(this); }
-  gelu(options?: F.GeluOptions): Tensor { return F.gelu(this, options); }
-  tanh(): Tensor { return F.tanh(this); }
-  sigmoid(): Tensor { return F.sigmoid(this); }
-  maskedFill(mask: Tensor, value: number): Tensor { return F.maskedFill(this, mask, value); }
-
-  matmul(b: Tensor, options?: F.MatmulOptions): Tensor { return F.matmul(this, b, options); }
-
-  dropout(p: number, options?: F.DropoutOptions): Tensor { return F.dropout(this, p, options); }
-
-  sum(axes?: number | number[], keepdim = false): Tensor { return F.sum(this, axes, keepdim); }
-  mean(axes?: number | number[], keepdim = false): Tensor { return F.mean(this, axes, keepdim); }
-  max(axes?: number | number[], keepdim = false): Tensor { return F.max(this, axes, keepdim); }
-  argmax(axis: number, keepdim = false): Tensor { return F.argmax(this, axis, keepdim); }
-  softmax(axis = -1): Tensor { return F.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return F.logSoftmax(this, axis); }
-
-  reshape(shape: number[]): Tensor { return F.reshape(this, shape); }
-  transpose(dim0 = -2, dim1 = -1): Tensor { return F.transpose(this, dim0, dim1); }
-  permute(dims: number[]): Tensor { return F.permute(this, dims); }
-  slice(axis: number, start: number, end?: number): Tensor { return F.slice(this, axis, start, end); }
 }
 
 /** Whether a new op output should get a graph node (used by ops that skip work otherwise). */

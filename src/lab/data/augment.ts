@@ -20,6 +20,7 @@ import { checkSeedWord } from '../../runtime/generator.js';
 import { isGradEnabled } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { assertDtype, assertLive, grid1d, Params } from '../../nn/functional/util.js';
+import { describeValue } from '../../runtime/format.js';
 
 const AUGMENT = defineKernel('augment', augmentSrc, { PHILOX: philoxSrc });
 
@@ -63,24 +64,20 @@ export interface ResolvedAugment {
   fill: number;
 }
 
-function describe(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
 /** Checks and fills in defaults; errors name `op`. */
 export function resolveAugment(op: string, o: AugmentOptions = {}): ResolvedAugment {
-  if (o === null || typeof o !== 'object') throw new Error(`${op}: augmentation options must be an object, got ${describe(o)}`);
+  if (o === null || typeof o !== 'object') throw new Error(`${op}: augmentation options must be an object, got ${describeValue(o)}`);
   const shift = o.shift ?? 0;
   if (!Number.isInteger(shift) || shift < 0 || shift > MAX_AUGMENT_SHIFT) {
-    throw new Error(`${op}: shift must be an integer in 0..${MAX_AUGMENT_SHIFT} (pixels), got ${describe(o.shift)}`);
+    throw new Error(`${op}: shift must be an integer in 0..${MAX_AUGMENT_SHIFT} (pixels), got ${describeValue(o.shift)}`);
   }
   const flip = o.flip ?? false;
   const flipProbability = flip === true ? 0.5 : flip === false ? 0 : flip;
   if (typeof flipProbability !== 'number' || !(flipProbability >= 0 && flipProbability <= 1)) {
-    throw new Error(`${op}: flip must be true, false or a probability in [0, 1], got ${describe(o.flip)}`);
+    throw new Error(`${op}: flip must be true, false or a probability in [0, 1], got ${describeValue(o.flip)}`);
   }
   const fill = o.fill ?? 0;
-  if (typeof fill !== 'number' || !Number.isFinite(fill)) throw new Error(`${op}: fill must be a finite number, got ${describe(o.fill)}`);
+  if (typeof fill !== 'number' || !Number.isFinite(fill)) throw new Error(`${op}: fill must be a finite number, got ${describeValue(o.fill)}`);
   return { shift, flipProbability, fill };
 }
 
@@ -150,7 +147,7 @@ export function augmentDecision(seed: number, step: number, sample: number, opti
   checkSeedWord('augmentDecision', 'seed', seed);
   checkSeedWord('augmentDecision', 'step', step);
   if (!Number.isInteger(sample) || sample < 0 || sample >= TWO_32) {
-    throw new Error(`augmentDecision: sample must be an integer in 0..2^32-1, got ${describe(sample)}`);
+    throw new Error(`augmentDecision: sample must be an integer in 0..2^32-1, got ${describeValue(sample)}`);
   }
   const a = resolveAugment('augmentDecision', options);
   const [w0, w1, w2] = philox4x32_10([sample, lo32(step), hi32(step), AUGMENT_PHILOX_DOMAIN], [lo32(seed), hi32(seed)]);
@@ -200,7 +197,7 @@ export function augmentSampleCpu(
  */
 export function augmentImages(x: Tensor, options: AugmentCallOptions): Tensor {
   const op = 'augmentImages';
-  if (!(x instanceof Tensor)) throw new Error(`${op}: x must be a Tensor, got ${describe(x)}`);
+  if (!(x instanceof Tensor)) throw new Error(`${op}: x must be a Tensor, got ${describeValue(x)}`);
   if (options === null || typeof options !== 'object') throw new Error(`${op}: options with a seed and a step are required`);
   assertLive(op, x);
   assertDtype(op, x, 'f32');
@@ -214,7 +211,7 @@ export function augmentImages(x: Tensor, options: AugmentCallOptions): Tensor {
   const [rows, C, H, W] = x.shape;
   const index = options.index;
   if (index !== undefined) {
-    if (!(index instanceof Tensor)) throw new Error(`${op}: index must be a Tensor, got ${describe(index)}`);
+    if (!(index instanceof Tensor)) throw new Error(`${op}: index must be a Tensor, got ${describeValue(index)}`);
     assertLive(op, index);
     if (index.rank !== 1) throw new Error(`${op}: the index must be 1-D, got shape [${index.shape}]`);
     assertDtype(`${op} (index)`, index, 'i32', 'u32');

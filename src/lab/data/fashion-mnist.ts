@@ -13,6 +13,7 @@
  */
 import { bytesToUnitFloats, checkSplit, type ImageClassificationDataset, type ImageSplit } from './dataset.js';
 import { decodeIdx, loadIdxFile, type IdxArray } from './idx.js';
+import { envVar } from '../../runtime/env.js';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -70,7 +71,7 @@ export type FashionMnistBytes = Record<keyof typeof FASHION_MNIST_FILES, Uint8Ar
 /** The directory the Node loader reads: option, then environment variable, then the Debian path. */
 export function fashionMnistDir(dir?: string): string {
   if (dir !== undefined) return dir;
-  const env = typeof process !== 'undefined' ? process.env?.[FASHION_MNIST_DIR_ENV] : undefined;
+  const env = envVar(FASHION_MNIST_DIR_ENV);
   return env && env.length > 0 ? env : DEFAULT_FASHION_MNIST_DIR;
 }
 

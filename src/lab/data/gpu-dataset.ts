@@ -26,6 +26,7 @@ import { engine } from '../../runtime/engine.js';
 import { sizeClass } from '../../runtime/pool.js';
 import { keep } from '../../runtime/scope.js';
 import { Tensor } from '../../runtime/tensor.js';
+import { describeValue } from '../../runtime/format.js';
 import { indexSelect, slice } from '../../nn/functional/shape.js';
 import { augmentImages, isIdentityAugment, resolveAugment, type AugmentOptions, type ResolvedAugment } from './augment.js';
 import type { ImageSplit } from './dataset.js';
@@ -90,16 +91,12 @@ export interface SamplerState extends DataPosition {
   augment: (ResolvedAugment & { seed: number }) | null;
 }
 
-function describe(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
 function typeName(v: unknown): string {
-  return v !== null && typeof v === 'object' ? v.constructor?.name ?? 'object' : describe(v);
+  return v !== null && typeof v === 'object' ? v.constructor?.name ?? 'object' : describeValue(v);
 }
 
 function checkDim(op: string, field: string, v: unknown): asserts v is number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${op}: ${field} must be a positive integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${op}: ${field} must be a positive integer, got ${describeValue(v)}`);
 }
 
 export class GpuDataset {
@@ -128,7 +125,7 @@ export class GpuDataset {
   static upload(split: ImageSplit, options: GpuDatasetOptions = {}): GpuDataset {
     const name = options.name ?? 'dataset';
     const op = `GpuDataset.upload (${name})`;
-    if (split === null || typeof split !== 'object') throw new Error(`${op}: expected an image split, got ${describe(split)}`);
+    if (split === null || typeof split !== 'object') throw new Error(`${op}: expected an image split, got ${describeValue(split)}`);
     const { images, labels, count, channels, height, width } = split;
     checkDim(op, 'count', count);
     checkDim(op, 'channels', channels);
@@ -185,8 +182,8 @@ export class GpuDataset {
   static fromTensors(images: Tensor, labels: Tensor, options: { name?: string; fill?: number } = {}): GpuDataset {
     const name = options.name ?? 'dataset';
     const op = `GpuDataset.fromTensors (${name})`;
-    if (!(images instanceof Tensor)) throw new Error(`${op}: images must be a Tensor, got ${describe(images)}`);
-    if (!(labels instanceof Tensor)) throw new Error(`${op}: labels must be a Tensor, got ${describe(labels)}`);
+    if (!(images instanceof Tensor)) throw new Error(`${op}: images must be a Tensor, got ${describeValue(images)}`);
+    if (!(labels instanceof Tensor)) throw new Error(`${op}: labels must be a Tensor, got ${describeValue(labels)}`);
     images.buffer(op);
     labels.buffer(op);
     if (images.rank !== 4) throw new Error(`${op}: images must have shape [n, C, H, W], got [${images.shape}]`);
@@ -196,7 +193,7 @@ export class GpuDataset {
     if (labels.shape[0] !== images.shape[0]) throw new Error(`${op}: ${labels.shape[0]} labels for ${images.shape[0]} images`);
     images.shape.forEach((d, k) => checkDim(op, ['count', 'channels', 'height', 'width'][k], d));
     const fill = options.fill ?? 0;
-    if (!Number.isFinite(fill)) throw new Error(`${op}: fill must be a finite number, got ${describe(fill)}`);
+    if (!Number.isFinite(fill)) throw new Error(`${op}: fill must be a finite number, got ${describeValue(fill)}`);
     return new GpuDataset(name, images, labels, fill);
   }
 
@@ -299,7 +296,7 @@ function copyRuns(src: GPUBuffer, dst: GPUBuffer, rowBytes: number, order: Array
 
 function checkEvalBatchSize(op: string, batchSize: unknown): asserts batchSize is number {
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize <= 0) {
-    throw new Error(`${op}: batch size must be a positive integer, got ${describe(batchSize)}`);
+    throw new Error(`${op}: batch size must be a positive integer, got ${describeValue(batchSize)}`);
   }
 }
 
@@ -357,8 +354,8 @@ export class BatchSampler {
     checkSeedWord(op, 'seed', options.seed);
     const dropLast = options.dropLast ?? true;
     const shuffle = options.shuffle ?? true;
-    if (typeof dropLast !== 'boolean') throw new Error(`${op}: dropLast must be true or false, got ${describe(options.dropLast)}`);
-    if (typeof shuffle !== 'boolean') throw new Error(`${op}: shuffle must be true or false, got ${describe(options.shuffle)}`);
+    if (typeof dropLast !== 'boolean') throw new Error(`${op}: dropLast must be true or false, got ${describeValue(options.dropLast)}`);
+    if (typeof shuffle !== 'boolean') throw new Error(`${op}: shuffle must be true or false, got ${describeValue(options.shuffle)}`);
     this.dataset = dataset;
     this.batchSize = options.batchSize;
     this.seed = options.seed;
@@ -367,7 +364,7 @@ export class BatchSampler {
     this.stepsPerEpoch = batchesPerEpoch(dataset.count, this.batchSize, dropLast);
     if (options.augment !== undefined) {
       if (options.augment === null || typeof options.augment !== 'object') {
-        throw new Error(`${op}: augment must be an object like { shift: 2, flip: true }, got ${describe(options.augment)}`);
+        throw new Error(`${op}: augment must be an object like { shift: 2, flip: true }, got ${describeValue(options.augment)}`);
       }
       const { shift, flip, fill = dataset.fill } = options.augment;
       const a = resolveAugment(op, { shift, flip, fill });
@@ -417,11 +414,11 @@ export class BatchSampler {
    */
   restore(state: SamplerState): void {
     const op = `${this.dataset.name}.batches restore`;
-    if (state === null || typeof state !== 'object') throw new Error(`${op}: expected a sampler state, got ${describe(state)}`);
+    if (state === null || typeof state !== 'object') throw new Error(`${op}: expected a sampler state, got ${describeValue(state)}`);
     const mine = this.state();
     for (const key of ['seed', 'batchSize', 'count', 'dropLast', 'shuffle'] as const) {
       if (state[key] !== mine[key]) {
-        throw new Error(`${op}: the saved data order has ${key} ${describe(state[key])}, this sampler has ${describe(mine[key])}`);
+        throw new Error(`${op}: the saved data order has ${key} ${describeValue(state[key])}, this sampler has ${describeValue(mine[key])}`);
       }
     }
     const sa = state.augment ?? null;

@@ -7,6 +7,7 @@
  *   order of epoch e = Fisher–Yates shuffle of 0..n-1 driven by xoshiro128** seeded from (seed, e)
  *   batch s of epoch e = order[s·B .. s·B + B - 1] (the last one shorter when it is kept)
  */
+import { describeValue } from '../../runtime/format.js';
 import { SeededRng } from './synthetic.js';
 import { checkSeedWord } from '../../runtime/generator.js';
 
@@ -23,16 +24,12 @@ export interface DataPosition {
  */
 const ORDER_STREAM_BASE = 0x4f524452; // 'ORDR'
 
-function describe(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
 /**
  * The order of epoch `epoch` under `seed`: a permutation of 0..n-1 (Fisher–Yates). Identical on
  * every JS engine (integer PRNG, float64 scaling that is exact).
  */
 export function epochPermutation(n: number, seed: number, epoch: number): Int32Array {
-  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new Error(`epochPermutation: n must be an integer in 0..2^31-1, got ${describe(n)}`);
+  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new Error(`epochPermutation: n must be an integer in 0..2^31-1, got ${describeValue(n)}`);
   checkSeedWord('epochPermutation', 'seed', seed);
   checkSeedWord('epochPermutation', 'epoch', epoch);
   const order = new Int32Array(n);
@@ -55,7 +52,7 @@ export function batchesPerEpoch(n: number, batchSize: number, dropLast: boolean)
 /** Checks a batch size against the number of samples; errors name `op`. */
 export function checkBatchSize(op: string, batchSize: unknown, n: number): asserts batchSize is number {
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize <= 0) {
-    throw new Error(`${op}: batch size must be a positive integer, got ${describe(batchSize)}`);
+    throw new Error(`${op}: batch size must be a positive integer, got ${describeValue(batchSize)}`);
   }
   if (batchSize > n) throw new Error(`${op}: batch size ${batchSize} is larger than the ${n} samples of the split`);
 }
@@ -65,10 +62,10 @@ export function checkBatchSize(op: string, batchSize: unknown, n: number): asser
  * at the end of an epoch is spelled as step 0 of the next one).
  */
 export function checkPosition(op: string, p: unknown, stepsPerEpoch: number): asserts p is DataPosition {
-  if (p === null || typeof p !== 'object') throw new Error(`${op}: a position must be { epoch, step }, got ${describe(p)}`);
+  if (p === null || typeof p !== 'object') throw new Error(`${op}: a position must be { epoch, step }, got ${describeValue(p)}`);
   const { epoch, step } = p as DataPosition;
   checkSeedWord(op, 'epoch', epoch);
   if (!Number.isInteger(step) || step < 0 || step >= stepsPerEpoch) {
-    throw new Error(`${op}: step ${describe(step)} is outside 0..${stepsPerEpoch - 1} (${stepsPerEpoch} steps per epoch)`);
+    throw new Error(`${op}: step ${describeValue(step)} is outside 0..${stepsPerEpoch - 1} (${stepsPerEpoch} steps per epoch)`);
   }
 }

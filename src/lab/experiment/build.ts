@@ -10,15 +10,13 @@
  * Only the regulariser schedule differs between arms.
  */
 import { AdamW } from '../../nn/optim.js';
-import { MLP } from '../../nn/models/mlp.js';
-import { MLPMixer } from '../../nn/models/mixer.js';
-import { ViT } from '../../nn/models/vit.js';
 import type { Classifier } from '../../nn/models/classifier.js';
 import type { ImageClassificationDataset, ImageSplit } from '../data/dataset.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist } from '../data/fashion-mnist.js';
 import { GpuDataset } from '../data/gpu-dataset.js';
 import { makeSyntheticImages } from '../data/synthetic.js';
 import { Trainer, type StepMetrics } from '../trainer.js';
+import { modelKind } from './models.js';
 import { imageSizeOf, testCountOf, trainCountOf, type ResolvedCell } from './spec.js';
 import type { ArmSpec, DataSpec, ExperimentSpec, ModelSpec } from './types.js';
 
@@ -131,18 +129,7 @@ function dataKey(d: DataSpec): string {
 
 /** The model of a cell, initialised from `seed` (same seed, same weights, whatever the arm). */
 export function buildModel(model: ModelSpec, data: Pick<CellData, 'numClasses' | 'channels' | 'imageSize'>, seed: number): Classifier {
-  const { numClasses, channels, imageSize } = data;
-  switch (model.kind) {
-    case 'mlp':
-      return new MLP({ inFeatures: channels * imageSize * imageSize, hiddenSizes: model.hiddenSizes, numClasses, activation: model.activation, seed });
-    case 'vit':
-      return new ViT({ imageSize, patchSize: model.patchSize, inChannels: channels, numClasses, dim: model.dim, depth: model.depth, numHeads: model.numHeads, mlpRatio: model.mlpRatio, seed });
-    case 'mixer':
-      return new MLPMixer({
-        imageSize, patchSize: model.patchSize, inChannels: channels, numClasses, dim: model.dim, depth: model.depth,
-        tokenMlpRatio: model.tokenMlpRatio, channelMlpRatio: model.channelMlpRatio, seed,
-      });
-  }
+  return modelKind(model).build(model, data, seed);
 }
 
 /** The arm's drop schedule in the trainer's terms (rate 0 for mode 'none'). */

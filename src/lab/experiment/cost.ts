@@ -18,6 +18,7 @@
  */
 import { metricSteps, imageSizeOf, resolveCells, stepsPerEpochOf, testCountOf, totalStepsOf, trainCountOf, type ResolvedCell } from './spec.js';
 import type { ArmSpec, ExperimentSpec, ModelSpec } from './types.js';
+import { modelKind } from './models.js';
 
 /**
  * The GPU assumption of the issue (until a GPU run measures it): a step of vit-xs (the presets'
@@ -45,27 +46,7 @@ const NUM_CLASSES = 10;
  * token-by-token products included; norms, activations and softmax left out as O(width) each).
  */
 export function forwardMacsPerImage(model: ModelSpec, imageSize: number, channels = 1, numClasses = NUM_CLASSES): number {
-  if (model.kind === 'mlp') {
-    const widths = [channels * imageSize * imageSize, ...model.hiddenSizes, numClasses];
-    let macs = 0;
-    for (let i = 0; i + 1 < widths.length; i++) macs += widths[i] * widths[i + 1];
-    return macs;
-  }
-  const patches = (imageSize / model.patchSize) ** 2;
-  const d = model.dim;
-  const embed = patches * channels * model.patchSize ** 2 * d;
-  if (model.kind === 'vit') {
-    const tokens = patches + 1; // the cls token
-    const hidden = Math.floor((model.mlpRatio ?? 4) * d);
-    // qkv (3d²) + projection (d²) + MLP (2·d·hidden) per token; scores and weighted sum (2·T²·d).
-    const block = tokens * (4 * d * d + 2 * d * hidden) + 2 * tokens * tokens * d;
-    return embed + model.depth * block + d * numClasses;
-  }
-  const tokenHidden = Math.floor((model.tokenMlpRatio ?? 0.5) * d);
-  const channelHidden = Math.floor((model.channelMlpRatio ?? 4) * d);
-  // Token mixing: per channel T -> tokenHidden -> T; channel mixing: per token d -> channelHidden -> d.
-  const block = d * 2 * patches * tokenHidden + patches * 2 * d * channelHidden;
-  return embed + model.depth * block + d * numClasses;
+  return modelKind(model).forwardMacsPerImage(model, imageSize, channels, numClasses);
 }
 
 /**
@@ -73,26 +54,7 @@ export function forwardMacsPerImage(model: ModelSpec, imageSize: number, channel
  * src/nn/models build them: what a checkpoint holds three times (weights and AdamW's two moments).
  */
 export function parameterCount(model: ModelSpec, imageSize: number, channels = 1, numClasses = NUM_CLASSES): number {
-  const linear = (i: number, o: number) => i * o + o;
-  if (model.kind === 'mlp') {
-    const widths = [channels * imageSize * imageSize, ...model.hiddenSizes, numClasses];
-    let n = 0;
-    for (let i = 0; i + 1 < widths.length; i++) n += linear(widths[i], widths[i + 1]);
-    return n;
-  }
-  const patches = (imageSize / model.patchSize) ** 2;
-  const d = model.dim;
-  const embed = linear(channels * model.patchSize ** 2, d);
-  const ends = 2 * d /* final norm */ + linear(d, numClasses);
-  if (model.kind === 'vit') {
-    const hidden = Math.floor((model.mlpRatio ?? 4) * d);
-    const block = 2 * 2 * d + linear(d, 3 * d) + linear(d, d) + linear(d, hidden) + linear(hidden, d);
-    return embed + d /* cls */ + (patches + 1) * d /* position */ + model.depth * block + ends;
-  }
-  const tokenHidden = Math.floor((model.tokenMlpRatio ?? 0.5) * d);
-  const channelHidden = Math.floor((model.channelMlpRatio ?? 4) * d);
-  const block = 2 * 2 * d + linear(patches, tokenHidden) + linear(tokenHidden, patches) + linear(d, channelHidden) + linear(channelHidden, d);
-  return embed + model.depth * block + ends;
+  return modelKind(model).parameterCount(model, imageSize, channels, numClasses);
 }
 
 /** Multiply-adds of one training step's forward pass (per image × batch). */

@@ -19,6 +19,7 @@
  */
 import type { ArmSpec, CellSpec, DataSpec, ExperimentSpec, MarginSpec, MetricPoint, ModelSpec, RunResult } from './types.js';
 import { runKey } from './types.js';
+import { median } from '../../runtime/timing.js';
 import {
   classifyRegime,
   decideVerdict,
@@ -242,11 +243,6 @@ function isLrArm(arm: ArmSpec, spec: ExperimentSpec): boolean {
 
 function seedMap(runs: readonly RunResult[], pick: (r: RunResult) => number): Map<number, number> {
   return new Map(runs.map((r) => [r.seed, pick(r)]));
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
 }
 
 function plural(n: number, word: string): string {

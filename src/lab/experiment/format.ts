@@ -6,6 +6,7 @@
 import type { Measure } from './findings.js';
 import type { MeanInterval } from './stats.js';
 import type { DataSpec, ModelSpec } from './types.js';
+import { modelKind } from './models.js';
 
 /** `sig` significant digits without exponent notation for everyday magnitudes. */
 export function formatNumber(x: number, sig = 4): string {
@@ -76,14 +77,7 @@ export function formatP(p: number | undefined): string {
 }
 
 export function describeModel(m: ModelSpec): string {
-  switch (m.kind) {
-    case 'mlp':
-      return `MLP, hidden sizes [${m.hiddenSizes.join(', ')}], ${m.activation ?? 'relu'}`;
-    case 'vit':
-      return `ViT, patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}, ${m.numHeads} heads, MLP ratio ${m.mlpRatio ?? 4}`;
-    case 'mixer':
-      return `MLP-Mixer, patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}, token-MLP ratio ${m.tokenMlpRatio ?? 0.5}, channel-MLP ratio ${m.channelMlpRatio ?? 4}`;
-  }
+  return modelKind(m).describe(m);
 }
 
 export function describeData(d: DataSpec): string {

@@ -9,7 +9,8 @@ import { planRuns, type PlannedRun } from './runner.js';
 import { formatShard, shareOf, shareOfAll, type Shard } from './shard.js';
 import { powerTable, type PilotSds, type PowerRow } from './power.js';
 import type { CellTiming } from './timing.js';
-import type { ExperimentSpec, ModelSpec } from './types.js';
+import type { ExperimentSpec } from './types.js';
+import { modelKind } from './models.js';
 
 export interface PlanOptions {
   /** The runner's checkpoint interval (checkpoint writes are counted with it). Default 200. */
@@ -144,12 +145,6 @@ export function formatDuration(s: number): string {
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
 const seconds = (s: number) => (s < 1 ? `${(s * 1000).toPrecision(3)} ms` : `${s.toPrecision(3)} s`);
 
-function describeModel(m: ModelSpec): string {
-  if (m.kind === 'mlp') return `MLP ${m.hiddenSizes.join('-') || '(linear)'}`;
-  if (m.kind === 'vit') return `ViT patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}, ${m.numHeads} heads`;
-  return `Mixer patch ${m.patchSize}, dim ${m.dim}, depth ${m.depth}`;
-}
-
 /** "100-104, 107" */
 function seedList(seeds: readonly number[]): string {
   const s = [...seeds].sort((a, b) => a - b);
@@ -188,7 +183,7 @@ export function formatPlan(plan: ExperimentPlan, options: { name?: string } = {}
   L.push('');
   L.push('Cost (step-equivalents: training steps of the run\'s own model and batch; a metric point = |G| + n_train/batch gradients; evaluation = a forward pass, 1/3 step, per batch of the training and test sets):');
   for (const { cost: c, runs } of plan.cells) {
-    L.push(`  cell ${c.cell}: ${describeModel(c.model)} (${(c.macsPerImage / 1e6).toPrecision(3)} M multiply-adds per image), ${c.trainImages} train / ${c.testImages} test images, batch ${c.batchSize}; ${runs} runs`);
+    L.push(`  cell ${c.cell}: ${modelKind(c.model).brief(c.model)} (${(c.macsPerImage / 1e6).toPrecision(3)} M multiply-adds per image), ${c.trainImages} train / ${c.testImages} test images, batch ${c.batchSize}; ${runs} runs`);
     const diagnostic = c.diagnosticPointSteq ? ` (no-dropout arms: +${c.diagnosticPointSteq} per point for the dropout diagnostic)` : '';
     L.push(`    per run: ${int(c.steps)} steps, ${c.metricPoints} metric points x ${c.metricPointSteq.toFixed(1)} = ${int(c.metricSteq)}${diagnostic}, evaluation ${c.evalSteq.toFixed(1)}, ${c.checkpoints} checkpoint writes: ${int(c.totalSteq)} step-equivalents`);
   }

@@ -14,6 +14,7 @@
 import { DROP_MODES, DROP_SHAPES } from '../../nn/schedules.js';
 import { batchesPerEpoch } from '../data/sampler.js';
 import type { ArmSpec, CellSpec, DataSpec, ExperimentSpec, MetricScheduleSpec, ModelSpec } from './types.js';
+import { MODEL_KIND_NAMES, MODEL_KINDS, modelKind, type ModelChecks } from './models.js';
 
 /** Fashion-MNIST's split sizes and image side (the loader's limits cannot exceed them). */
 export const FASHION_MNIST_SIZES = { train: 60000, test: 10000, imageSize: 28 } as const;
@@ -44,7 +45,7 @@ type Obj = Record<string, unknown>;
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : Array.isArray(v) || (v !== null && typeof v === 'object') ? JSON.stringify(v) : String(v));
 
 /** Collects problems with their field paths. */
-class Checker {
+export class Checker {
   readonly problems: string[] = [];
 
   fail(path: string, message: string): void {
@@ -135,75 +136,22 @@ function checkElements(c: Checker, field: string, elements: number, what: string
   return false;
 }
 
+/** What a model kind's checks (models.ts) get: the checker, the model's path, the tensor-size check and limits. */
+function modelChecks(c: Checker, path: string): ModelChecks {
+  return { c, path, elements: (field, n, what) => checkElements(c, field, n, what), maxElements: MAX_TENSOR_ELEMENTS, maxSide: MAX_IMAGE_SIDE, show };
+}
+
 /** Sizes that need the model, the data and the batch together: weights, activations, attention. */
 function checkCellSizes(c: Checker, path: string, cell: ResolvedCell, batchSize: number): void {
   const { model, data } = cell;
-  const side = imageSizeOf(data);
-  const pixels = side * side;
-  if (model.kind === 'mlp') {
-    if (!Array.isArray(model.hiddenSizes) || !model.hiddenSizes.every((w) => Number.isSafeInteger(w))) return;
-    const widths = [pixels, ...model.hiddenSizes];
-    if (widths.length > 1) checkElements(c, `${path}.model.hiddenSizes[0]`, pixels * widths[1], `${pixels} inputs × ${widths[1]} units (the first weight)`);
-    const widest = Math.max(...widths);
-    checkElements(c, 'batchSize', batchSize * widest, `${batchSize} images × ${widest} units (one activation)`);
-    return;
-  }
-  if (typeof model.patchSize !== 'number' || typeof model.dim !== 'number' || side % model.patchSize !== 0) return;
-  const tokens = (side / model.patchSize) ** 2;
-  checkElements(c, `${path}.model.patchSize`, model.patchSize ** 2 * model.dim, `${model.patchSize}² pixels × ${model.dim} (the patch embedding)`);
-  if (model.kind === 'vit') {
-    const hidden = Math.max(3 * model.dim, Math.floor((model.mlpRatio ?? 4) * model.dim));
-    checkElements(c, 'batchSize', batchSize * (tokens + 1) * hidden, `${batchSize} images × ${tokens + 1} tokens × ${hidden} (one activation)`);
-    if (typeof model.numHeads === 'number') {
-      checkElements(c, 'batchSize', batchSize * model.numHeads * (tokens + 1) ** 2, `${batchSize} images × ${model.numHeads} heads × ${tokens + 1}² tokens (the attention scores)`);
-    }
-  } else {
-    const tokensHidden = Math.floor((model.tokenMlpRatio ?? 0.5) * model.dim);
-    const channelsHidden = Math.floor((model.channelMlpRatio ?? 4) * model.dim);
-    checkElements(c, `${path}.model.tokenMlpRatio`, tokens * tokensHidden, `${tokens} tokens × ${tokensHidden} (the token-mixing weight)`);
-    checkElements(c, 'batchSize', batchSize * tokens * Math.max(channelsHidden, model.dim), `${batchSize} images × ${tokens} tokens × ${Math.max(channelsHidden, model.dim)} (one activation)`);
-    checkElements(c, 'batchSize', batchSize * model.dim * tokensHidden, `${batchSize} images × ${model.dim} channels × ${tokensHidden} (one activation)`);
-  }
+  modelKind(model).checkSizes(modelChecks(c, `${path}.model`), model, imageSizeOf(data), batchSize);
 }
-
-const MODEL_KEYS = {
-  mlp: ['kind', 'hiddenSizes', 'activation'],
-  vit: ['kind', 'patchSize', 'dim', 'depth', 'numHeads', 'mlpRatio'],
-  mixer: ['kind', 'patchSize', 'dim', 'depth', 'tokenMlpRatio', 'channelMlpRatio'],
-} as const;
 
 function checkModel(c: Checker, path: string, m: unknown): void {
   if (!c.object(path, m)) return;
-  if (!c.oneOf(`${path}.kind`, m.kind, ['mlp', 'vit', 'mixer'] as const, 'model kind')) return;
-  c.keys(path, m, MODEL_KEYS[m.kind]);
-  if (m.kind === 'mlp') {
-    if (!Array.isArray(m.hiddenSizes)) c.fail(`${path}.hiddenSizes`, `must be an array of widths (may be empty), got ${show(m.hiddenSizes)}`);
-    else {
-      m.hiddenSizes.forEach((w, i) => c.int(`${path}.hiddenSizes[${i}]`, w, 1, { max: MAX_TENSOR_ELEMENTS }));
-      const widths = m.hiddenSizes.filter((w): w is number => Number.isSafeInteger(w));
-      for (let i = 1; i < widths.length; i++) checkElements(c, `${path}.hiddenSizes[${i}]`, widths[i - 1] * widths[i], `${widths[i - 1]} × ${widths[i]} units (a weight)`);
-    }
-    c.oneOf(`${path}.activation`, m.activation, ['relu', 'gelu'] as const, 'activation', { optional: true });
-    return;
-  }
-  c.int(`${path}.patchSize`, m.patchSize, 1, { max: MAX_IMAGE_SIDE });
-  c.int(`${path}.dim`, m.dim, 1, { max: MAX_TENSOR_ELEMENTS });
-  // 1024 blocks: 30 times the deepest ViT of the paper's family (ViT-H, 32), and a bound on the
-  // parameter count together with the per-weight bounds.
-  c.int(`${path}.depth`, m.depth, 1, { max: 1024 });
-  // A ratio gives a dim × (ratio · dim) weight, except the Mixer's token ratio (checked per cell, with the tokens).
-  const ratio = (k: string) => c.number(`${path}.${k}`, m[k], (x) => x > 0, 'a positive number', { optional: true })
-    && k !== 'tokenMlpRatio' && typeof m.dim === 'number' && checkElements(c, `${path}.${k}`, m.dim * Math.floor((m[k] as number) * m.dim), `${m.dim} × ${k} ${m[k]} · ${m.dim} (a weight)`);
-  if (m.kind === 'vit' && typeof m.dim === 'number' && Number.isSafeInteger(m.dim)) checkElements(c, `${path}.dim`, 3 * m.dim * m.dim, `${m.dim} × ${3 * m.dim} (the attention's qkv weight)`);
-  if (m.kind === 'vit') {
-    if (c.int(`${path}.numHeads`, m.numHeads, 1) && typeof m.dim === 'number' && m.dim % m.numHeads !== 0) {
-      c.fail(`${path}.numHeads`, `dim ${m.dim} is not divisible by numHeads ${m.numHeads}`);
-    }
-    ratio('mlpRatio');
-  } else {
-    ratio('tokenMlpRatio');
-    ratio('channelMlpRatio');
-  }
+  if (!c.oneOf(`${path}.kind`, m.kind, MODEL_KIND_NAMES, 'model kind')) return;
+  c.keys(path, m, MODEL_KINDS[m.kind].keys);
+  MODEL_KINDS[m.kind].check(modelChecks(c, path), m);
 }
 
 const DATA_KEYS = ['kind', 'trainSize', 'testSize', 'seed', 'imageSize'] as const;
@@ -238,8 +186,9 @@ function checkResolvedCell(c: Checker, path: string, cell: ResolvedCell, spec: O
     if (data.testSize !== undefined && data.testSize > FASHION_MNIST_SIZES.test) c.fail(`${path}.data.testSize`, `Fashion-MNIST has ${FASHION_MNIST_SIZES.test} test images, got ${data.testSize}`);
   }
   const side = imageSizeOf(data);
-  if ((model.kind === 'vit' || model.kind === 'mixer') && typeof model.patchSize === 'number' && side % model.patchSize !== 0) {
-    c.fail(`${path}.model.patchSize`, `${model.patchSize} does not divide the image side ${side}`);
+  const patchSize = modelKind(model).patchSize(model);
+  if (typeof patchSize === 'number' && side % patchSize !== 0) {
+    c.fail(`${path}.model.patchSize`, `${patchSize} does not divide the image side ${side}`);
   }
   const n = trainCountOf(data);
   const { batchSize, epochs } = spec;
@@ -261,8 +210,9 @@ function checkResolvedCell(c: Checker, path: string, cell: ResolvedCell, spec: O
   if (Array.isArray(spec.arms)) spec.arms.forEach((a, i) => whole(`arms[${i}].cutoffEpochs`, (a as Obj | null)?.cutoffEpochs));
   if (Array.isArray(spec.arms)) {
     spec.arms.forEach((a, i) => {
-      if ((a as Obj | null)?.regularizer === 'stochastic-depth' && model.kind === 'mlp') {
-        c.fail(`arms[${i}].regularizer`, `stochastic depth needs residual blocks (a ViT or Mixer), but cell '${cell.name}' has an MLP`);
+      if ((a as Obj | null)?.regularizer === 'stochastic-depth' && !modelKind(model).residual) {
+        const residual = MODEL_KIND_NAMES.filter((k) => MODEL_KINDS[k].residual).map((k) => MODEL_KINDS[k].name);
+        c.fail(`arms[${i}].regularizer`, `stochastic depth needs residual blocks (a ${residual.join(' or ')}), but cell '${cell.name}' has an ${modelKind(model).name}`);
       }
     });
   }
@@ -540,12 +490,6 @@ function epochsForFraction(fraction: number, epochs: number, perEpoch: number, m
   return steps / perEpoch;
 }
 
-/** The largest patch size dividing `side` that is at most side/2 and at least `patch` (else `patch`). */
-function quickPatch(patch: number, side: number): number {
-  for (let p = Math.floor(side / 2); p > patch; p--) if (side % p === 0) return p;
-  return patch;
-}
-
 /**
  * The `--quick` version of a spec: the same experiment (cells, arms, modes, rates and shapes), made
  * small enough for a few minutes on SwiftShader. Deterministic; the limits are QUICK's:
@@ -569,18 +513,7 @@ export function quickSpec(input: ExperimentSpec): ExperimentSpec {
     const n = Math.max(2 * batchSize, Math.round(trainCountOf(full) * scale));
     return { ...d, trainSize: n, testSize: Math.min(QUICK.testSize, testCountOf(full)) };
   };
-  const shrinkModel = (m: ModelSpec, data: DataSpec): ModelSpec => {
-    if (m.kind === 'mlp') return { ...m, hiddenSizes: m.hiddenSizes.slice(0, 2).map((w) => Math.min(w, QUICK.hidden)) };
-    const dim = Math.min(m.dim, QUICK.dim);
-    const depth = Math.min(m.depth, QUICK.depth);
-    const patchSize = quickPatch(m.patchSize, imageSizeOf(data));
-    if (m.kind === 'vit') {
-      let heads = Math.min(m.numHeads, QUICK.numHeads);
-      while (dim % heads !== 0) heads--;
-      return { ...m, patchSize, dim, depth, numHeads: heads };
-    }
-    return { ...m, patchSize, dim, depth };
-  };
+  const shrinkModel = (m: ModelSpec, data: DataSpec): ModelSpec => modelKind(m).quick(m, imageSizeOf(data), QUICK);
   const epochs = Math.min(spec.epochs, QUICK.epochs);
   const out: ExperimentSpec = {
     ...spec,

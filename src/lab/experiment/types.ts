@@ -10,10 +10,9 @@
  */
 import type { DropMode, DropShape } from '../../nn/schedules.js';
 
-export type ModelSpec =
-  | { kind: 'mlp'; hiddenSizes: number[]; activation?: 'relu' | 'gelu' }
-  | { kind: 'vit'; patchSize: number; dim: number; depth: number; numHeads: number; mlpRatio?: number }
-  | { kind: 'mixer'; patchSize: number; dim: number; depth: number; tokenMlpRatio?: number; channelMlpRatio?: number };
+/** The model kinds and their spec types are declared in models.ts (one place per kind). */
+export type { ModelSpec } from './models.js';
+import type { ModelSpec } from './models.js';
 
 export interface DataSpec {
   kind: 'fashion-mnist' | 'synthetic';

@@ -2,7 +2,7 @@
  * Creating tensors: from host data (one upload), constant fills and arange on the GPU, and seeded
  * random initialisation.
  */
-import fillSrc from '../../../shaders/fill.wgsl';
+import fillSrc from '../../../shaders/creation.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { resolveGenerator, type Generator } from '../../runtime/generator.js';

@@ -33,6 +33,7 @@ import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { checkSeedWord, Generator, resolveGenerator } from '../../runtime/generator.js';
 import { Tensor } from '../../runtime/tensor.js';
+import { describeValue } from '../../runtime/format.js';
 import { assertFloat, assertLive, grid1d, Params } from './util.js';
 
 const DROPOUT = defineKernel('dropout', dropoutSrc, { PHILOX: philoxSrc });
@@ -52,10 +53,6 @@ export interface DropoutOptions {
 const ELEMENTS_PER_BLOCK = 8;
 const TWO_16 = 2 ** 16;
 const TWO_32 = 2 ** 32;
-
-function describe(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
 
 const lo32 = (v: number) => v % TWO_32;
 const hi32 = (v: number) => Math.floor(v / TWO_32);
@@ -145,7 +142,7 @@ export async function autotuneDropout(lengths: readonly number[], options: { tim
   const out: TuneResult[] = [];
   const done = new Set<string>();
   for (const n of lengths) {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`autotuneDropout: lengths must be positive integers, got ${describe(n)}`);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`autotuneDropout: lengths must be positive integers, got ${describeValue(n)}`);
     const problemClass = dropoutProblemClass(n);
     if (done.has(problemClass)) continue;
     done.add(problemClass);
@@ -199,12 +196,12 @@ function identity(x: Tensor): Tensor {
  * x unchanged (a view sharing its storage, with gradient passing through).
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
-  if (!(x instanceof Tensor)) throw new Error(`dropout: x must be a Tensor, got ${describe(x)}`);
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${describe(p)}`);
+  if (!(x instanceof Tensor)) throw new Error(`dropout: x must be a Tensor, got ${describeValue(x)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${describeValue(p)}`);
   assertLive('dropout', x);
   assertFloat('dropout', x);
   const { seed, offset, training = true } = options;
-  if (typeof training !== 'boolean') throw new Error(`dropout: training must be true or false, got ${describe(training)}`);
+  if (typeof training !== 'boolean') throw new Error(`dropout: training must be true or false, got ${describeValue(training)}`);
   if (seed !== undefined) {
     checkSeedWord('dropout', 'seed', seed);
     if (options.generator !== undefined) throw new Error('dropout: give a seed (and offset) or a generator, not both');

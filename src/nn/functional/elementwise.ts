@@ -1,9 +1,9 @@
 /**
- * Elementwise ops: unary math (shaders/unary.wgsl) and broadcasting binary ops and where
- * (shaders/binary.wgsl), each with its backward rule.
+ * Elementwise ops: unary math (shaders/elementwise_unary.wgsl) and broadcasting binary ops and where
+ * (shaders/elementwise_binary.wgsl), each with its backward rule.
  */
-import unarySrc from '../../../shaders/unary.wgsl';
-import binarySrc from '../../../shaders/binary.wgsl';
+import unarySrc from '../../../shaders/elementwise_unary.wgsl';
+import binarySrc from '../../../shaders/elementwise_binary.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';

@@ -1,4 +1,5 @@
-/** The functional ops, PyTorch-style names; Tensor methods delegate here. */
+/** The functional ops, PyTorch-style names; importing this installs Tensor's op methods (methods.ts). */
+import './methods.js';
 export * from './creation.js';
 export * from './elementwise.js';
 export * from './matmul.js';
@@ -9,4 +10,5 @@ export * from './softmax.js';
 export * from './loss.js';
 export * from './norm.js';
 export * from './shape.js';
+export { backward } from './backward.js';
 export { autotune, configureAutotune, autotuneEnabled, type AutotuneConfig, type TuneResult } from '../../runtime/autotune.js';

@@ -1,10 +1,10 @@
 /**
- * cross_entropy on logits with integer labels and label smoothing (shaders/cross_entropy.wgsl).
+ * cross_entropy on logits with integer labels and label smoothing (shaders/loss.wgsl).
  *
  * Forward and backward are fused kernels: the forward pass never materialises log_softmax, and the
  * backward pass recomputes softmax from the per-row (max, log-sum) it saved.
  */
-import crossEntropySrc from '../../../shaders/cross_entropy.wgsl';
+import crossEntropySrc from '../../../shaders/loss.wgsl';
 import { checkedMode, engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';

@@ -1,11 +1,11 @@
 /**
- * layer_norm over the last dimension (shaders/layer_norm.wgsl), with optional affine weight and bias.
+ * layer_norm over the last dimension (shaders/norm.wgsl), with optional affine weight and bias.
  *
  * Forward saves the per-row mean and rstd; backward computes dx row by row (one thread per short
  * row, one workgroup per long row: src/nn/functional/rows.ts) and dweight / dbias with a
  * deterministic two-stage column sum over rows.
  */
-import layerNormSrc from '../../../shaders/layer_norm.wgsl';
+import layerNormSrc from '../../../shaders/norm.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';

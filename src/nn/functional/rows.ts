@@ -36,8 +36,8 @@ const MAX_GROUPS_PER_DIM = 65535;
  * used only for rows no longer than one long-path workgroup (32 threads), where that workgroup
  * would leave most of its threads idle and still pay a full tree reduction.
  */
-export const SHORT_ROW_MAX_LEN_SOFTWARE = 1024;
-export const SHORT_ROW_MAX_LEN_GPU = 32;
+const SHORT_ROW_MAX_LEN_SOFTWARE = 1024;
+const SHORT_ROW_MAX_LEN_GPU = 32;
 
 /** The short-path threshold on the current device (engine must be initialised). */
 export function shortRowMaxLen(): number {
@@ -65,7 +65,7 @@ export function rowPath(len: number): RowPath {
 }
 
 /** Grid for one workgroup per row (long path); shaders read the row as `wid.x + wid.y * nwg.x`. */
-export function rowGrid(rows: number): [number, number, number] {
+function rowGrid(rows: number): [number, number, number] {
   if (rows <= MAX_GROUPS_PER_DIM) return [rows, 1, 1];
   const y = Math.ceil(rows / MAX_GROUPS_PER_DIM);
   return [Math.ceil(rows / y), y, 1];
@@ -80,7 +80,7 @@ export function shortRowGrid(rows: number): [number, number, number] {
  * Threads per row workgroup (long path): a power of two (for the tree reduction) that leaves each
  * thread a few elements, at most 256 (WebGPU's default limit on invocations per workgroup).
  */
-export function rowWorkgroupSize(len: number): number {
+function rowWorkgroupSize(len: number): number {
   if (len <= 64) return 32;
   if (len <= 256) return 64;
   if (len <= 1024) return 128;

@@ -1,13 +1,13 @@
 /**
  * Shape ops. reshape, flatten, squeeze and unsqueeze are views (shared storage, no GPU work);
  * transpose, permute, slice, concat and expand are copies through one strided-copy kernel
- * (shaders/copy.wgsl); indexSelect has its own gather kernel (shaders/gather.wgsl).
+ * (shaders/shape_copy.wgsl); indexSelect has its own gather kernel (shaders/shape_gather.wgsl).
  *
  * Tensors are always contiguous, so every non-view op writes a fresh contiguous output. All of them
  * move raw 32-bit words and so work for f32, i32 and u32 alike (labels can be sliced and gathered).
  */
-import copySrc from '../../../shaders/copy.wgsl';
-import gatherSrc from '../../../shaders/gather.wgsl';
+import copySrc from '../../../shaders/shape_copy.wgsl';
+import gatherSrc from '../../../shaders/shape_gather.wgsl';
 import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';

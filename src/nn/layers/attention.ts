@@ -11,7 +11,8 @@ import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module } from '../module.js';
 import { deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
-import { checkPositiveInt, checkRate, fmtShape } from './checks.js';
+import { formatShape } from '../../runtime/format.js';
+import { checkPositiveInt, checkRate } from './checks.js';
 import { Dropout } from './dropout.js';
 import { Linear } from './linear.js';
 
@@ -53,7 +54,7 @@ export class MultiHeadSelfAttention extends Module {
   forward(x: Tensor): Tensor {
     const { dim, numHeads: H, headDim: D } = this;
     if (x.rank !== 3 || x.shape[2] !== dim) {
-      throw new Error(`MultiHeadSelfAttention: expected input [B, T, ${dim}], got ${fmtShape(x.shape)}`);
+      throw new Error(`MultiHeadSelfAttention: expected input [B, T, ${dim}], got ${formatShape(x.shape)}`);
     }
     const [B, T] = x.shape;
     return tidy(() => {

@@ -12,5 +12,3 @@ export function checkRate(where: string, field: string, p: unknown): number {
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`${where}: ${field} must be in [0, 1), got ${String(p)}`);
   return p;
 }
-
-export const fmtShape = (s: readonly number[]) => `[${s.join(', ')}]`;

@@ -9,7 +9,8 @@ import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module } from '../module.js';
 import { deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
-import { checkPositiveInt, fmtShape } from './checks.js';
+import { formatShape } from '../../runtime/format.js';
+import { checkPositiveInt } from './checks.js';
 import { Linear } from './linear.js';
 
 /** Image geometry of a patch model: [height, width] and the patch grid. */
@@ -49,7 +50,7 @@ export function imageBatch(where: string, x: Tensor, g: Pick<PatchGrid, 'channel
     (s.length === 2 && s[1] === C * H * W) ||
     (s.length === 3 && C === 1 && s[1] === H && s[2] === W);
   if (!ok || x.dtype !== 'f32') {
-    throw new Error(`${where}: expected f32 images of shape [B, ${C}, ${H}, ${W}] (or [B, ${C * H * W}]), got ${fmtShape(s)} ${x.dtype}`);
+    throw new Error(`${where}: expected f32 images of shape [B, ${C}, ${H}, ${W}] (or [B, ${C * H * W}]), got ${formatShape(s)} ${x.dtype}`);
   }
   return s[0];
 }

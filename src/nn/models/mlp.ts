@@ -6,7 +6,8 @@ import { reshape } from '../functional/shape.js';
 import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { deriveSeed, checkSeed } from '../init.js';
-import { checkPositiveInt, checkRate, fmtShape } from '../layers/checks.js';
+import { formatShape } from '../../runtime/format.js';
+import { checkPositiveInt, checkRate } from '../layers/checks.js';
 import { ModuleList } from '../layers/container.js';
 import { Dropout } from '../layers/dropout.js';
 import { Linear } from '../layers/linear.js';
@@ -58,7 +59,7 @@ export class MLP extends Classifier {
   /** Images [B, ...] with C·H·W = inFeatures values per sample -> logits [B, numClasses]. */
   forward(x: Tensor): Tensor {
     if (x.rank < 1 || x.dtype !== 'f32' || x.size !== x.shape[0] * this.inFeatures) {
-      throw new Error(`MLP: expected f32 input [B, ${this.inFeatures}] (or images with ${this.inFeatures} values each), got ${fmtShape(x.shape)} ${x.dtype}`);
+      throw new Error(`MLP: expected f32 input [B, ${this.inFeatures}] (or images with ${this.inFeatures} values each), got ${formatShape(x.shape)} ${x.dtype}`);
     }
     return tidy(() => {
       let h = reshape(x, [x.shape[0], this.inFeatures]);
