@@ -12,7 +12,7 @@
  */
 import * as wg from '../src/index.js';
 import { defineKernel } from '../src/runtime/kernel.js';
-import { grid1d, Params } from '../src/nn/functional/util.js';
+import { grid1d, Params } from '../src/runtime/params.js';
 import { callBatch, timeInterleaved } from '../src/runtime/timing.js';
 import copySrc from './copy.wgsl';
 import type * as TF from '@tensorflow/tfjs-core';
@@ -316,7 +316,7 @@ function recordCopy(x: wg.Tensor, y: wg.Tensor, vec4sPerThread: number): void {
     kernel: COPY,
     defines: { VEC4S: vec4sPerThread },
     buffers: [x.buffer('bench copy'), y.buffer('bench copy')],
-    uniforms: new Params().u32(nvec).bytes(),
+    uniforms: new Params().u32('nvec', nvec),
     workgroups: grid1d(Math.ceil(nvec / vec4sPerThread)),
   });
 }

@@ -27,6 +27,7 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 process.env.WGTRAIN_AUTOTUNE ??= 'off';
 
 const wg = await import('../src/index.js');
+const { Params } = await import('../src/runtime/params.js');
 type Dispatch = Parameters<ReturnType<typeof wg.engine>['dispatch']>[0];
 
 const [batch = 256, width = 32, steps = 30] = process.argv.slice(2).map(Number);
@@ -58,7 +59,7 @@ let captured: Dispatch[] | null = null;
 const dispatch = e.dispatch.bind(e);
 e.dispatch = (d: Dispatch) => {
   bump(`dispatch ${d.kernel.name}${d.entry && d.entry !== 'main' ? `:${d.entry}` : ''}`);
-  captured?.push({ ...d, uniforms: d.uniforms ? new Uint8Array(ArrayBuffer.isView(d.uniforms) ? d.uniforms.buffer.slice(d.uniforms.byteOffset, d.uniforms.byteOffset + d.uniforms.byteLength) : d.uniforms.slice(0)) : undefined });
+  captured?.push({ ...d, uniforms: d.uniforms ? new Uint8Array(d.uniforms instanceof Params ? d.uniforms.bytes() : ArrayBuffer.isView(d.uniforms) ? d.uniforms.buffer.slice(d.uniforms.byteOffset, d.uniforms.byteOffset + d.uniforms.byteLength) : d.uniforms.slice(0)) : undefined });
   dispatch(d);
 };
 

@@ -1,5 +1,5 @@
 /**
- * Device check for the tensor-core matmul (src/nn/functional/matmul-tensorcore.ts): on a GPU with
+ * Device check for the tensor-core matmul (src/nn/functional/matmul/tensorcore.ts): on a GPU with
  * Dawn's `chromium-experimental-subgroup-matrix`, it prints what the adapter offers, compiles every
  * kernel variant inside error scopes, checks results against a float64 product of the f16-rounded
  * operands, and times square products beside wgtrain's f32 matmul in the same run.
@@ -25,7 +25,7 @@
  * compiled and every check passed, 1 on a failed check, 2 when the device has no tensor-core path.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import type { SubgroupAdapterInfo } from '../src/nn/functional/matmul-tensorcore.js';
+import type { SubgroupAdapterInfo } from '../src/nn/functional/matmul/tensorcore.js';
 import { callBatch, timeInterleaved } from '../src/runtime/timing.js';
 
 const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -37,7 +37,7 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);
 const wg = await import('../src/index.js');
-const tc = await import('../src/nn/functional/matmul-tensorcore.js');
+const tc = await import('../src/nn/functional/matmul/tensorcore.js');
 const { matmulF16Ref, worstF16Error } = await import('../tests/reference/matmul-f16.js');
 
 type Json = Record<string, unknown>;

@@ -27,10 +27,6 @@ struct Params {
 #endif
 
 const WG = 256u;
-const SQRT_2_OVER_PI = 0.7978845608028654;
-const GELU_C = 0.044715;
-const INV_SQRT_2 = 0.7071067811865476;
-const INV_SQRT_2PI = 0.3989422804014327;
 
 fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
@@ -58,19 +54,9 @@ fn backward_keeps_nan() -> bool {
 #endif
 }
 
-// tanh that never overflows: |x| > 15 already rounds to +-1 in f32.
-fn safe_tanh(v: f32) -> f32 {
-  return tanh(clamp(v, -15.0, 15.0));
-}
-
-// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below f32 resolution near 1); WGSL has no erf.
-fn erf_approx(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  let r = 1.0 - p * exp(-a * a);
-  return select(r, -r, v < 0.0);
-}
+// safe_tanh, gelu_erf, gelu_tanh and their derivatives on f32 (shaders/activation.wgsl, shared
+// with linear's fused activations in matmul.wgsl).
+${ACTIVATION}
 
 // pow with a scalar exponent; WGSL's pow is undefined for negative bases, so integer exponents
 // are handled by sign.
@@ -122,9 +108,9 @@ fn forward_op(v: f32) -> f32 {
 #elif ${OP_RELU}
   return max(v, 0.0);
 #elif ${OP_GELU_TANH}
-  return 0.5 * v * (1.0 + safe_tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v)));
+  return gelu_tanh(v);
 #elif ${OP_GELU_ERF}
-  return 0.5 * v * (1.0 + erf_approx(v * INV_SQRT_2));
+  return gelu_erf(v);
 #elif ${OP_TANH}
   return safe_tanh(v);
 #elif ${OP_SIGMOID}
@@ -149,11 +135,9 @@ fn derivative(sv: f32) -> f32 {
 #elif ${OP_RELU}
   return select(select(0.0, 1.0, sv > 0.0), 1.0, is_nan(sv));
 #elif ${OP_GELU_TANH}
-  let inner = SQRT_2_OVER_PI * (sv + GELU_C * sv * sv * sv);
-  let t = safe_tanh(inner);
-  return 0.5 * (1.0 + t) + 0.5 * sv * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * sv * sv);
+  return gelu_tanh_grad(sv);
 #elif ${OP_GELU_ERF}
-  return 0.5 * (1.0 + erf_approx(sv * INV_SQRT_2)) + sv * INV_SQRT_2PI * exp(-0.5 * sv * sv);
+  return gelu_erf_grad(sv);
 #elif ${OP_TANH}
   return 1.0 - sv * sv;
 #elif ${OP_SIGMOID}

@@ -17,7 +17,7 @@ import {
 import {
   autotuneMatmul, clearSeenMatmulClassesForTests, matmulCandidates, matmulChoice, matmulProblemClass, matmulVariant,
   MATMUL_CANDIDATES, MATMUL_LIMITS, seenMatmulClasses, setMatmulConfigForTests, tileConfigId, tileConfigProblem,
-} from '../src/nn/functional/matmul.js';
+} from '../src/nn/functional/matmul/index.js';
 
 // Never the real home directory: every cache in this file lives under a fresh temporary directory.
 const CACHE_DIR = mkdtempSync(join(tmpdir(), 'wgtrain-autotune-'));

@@ -18,7 +18,7 @@ import {
   setTensorCoreEmulationForTests, SUBGROUP_MATRIX_FEATURE, TENSOR_CORE_DAWN_FLAGS, TENSOR_CORE_FEATURES, TENSOR_CORE_PRESETS,
   tensorCoreDefines, tensorCoreMatmul, tensorCoreSource, tensorCoreVariant, type MatrixShape, type SubgroupMatrixConfig,
   type SupportTarget, type TensorCoreTiles,
-} from '../src/nn/functional/matmul-tensorcore.js';
+} from '../src/nn/functional/matmul/tensorcore.js';
 
 // The device is made here, before the suites are collected, so that `skipIf` can see what it offers.
 // Asking for the tensor-core features and Dawn flags costs nothing where they are not offered.

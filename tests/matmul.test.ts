@@ -8,7 +8,7 @@ import { linearRef, matmulRef, type Activation } from './reference/matmul.js';
 import { engine, linear, liveTensorCount, matmul, noGrad, tensor, tidy } from '../src/index.js';
 import {
   MATMUL_CANDIDATES, matmulCandidates, matmulVariant, setMatmulConfigForTests, setMatmulDispatchLimitForTests, tileConfigId, type TileConfig,
-} from '../src/nn/functional/matmul.js';
+} from '../src/nn/functional/matmul/index.js';
 
 // No tuning runs here, but choices are looked up: keep them away from a real ~/.cache/wgtrain.
 process.env.WGTRAIN_CACHE_DIR = mkdtempSync(join(tmpdir(), 'wgtrain-matmul-'));

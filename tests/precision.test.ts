@@ -15,7 +15,7 @@ import { crossEntropy, getFloat32MatmulPrecision, linear, matmul, setFloat32Matm
 import { MLP } from '../src/nn/models/mlp.js';
 import { AdamW } from '../src/nn/optim.js';
 import { makeSyntheticImages } from '../src/lab/data/synthetic.js';
-import { setTensorCoreEmulationForTests, tensorCoreMatmul } from '../src/nn/functional/matmul-tensorcore.js';
+import { setTensorCoreEmulationForTests, tensorCoreMatmul } from '../src/nn/functional/matmul/tensorcore.js';
 
 // Tuning is never triggered here; this only keeps lookups away from the real home directory.
 process.env.WGTRAIN_CACHE_DIR = mkdtempSync(join(tmpdir(), 'wgtrain-precision-'));

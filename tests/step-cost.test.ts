@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { engine, memoryStats, tensor } from '../src/index.js';
-import { linear, matmulVariant, setMatmulConfigForTests, MATMUL_CANDIDATES, tileConfigId } from '../src/nn/functional/matmul.js';
+import { linear, matmulVariant, setMatmulConfigForTests, MATMUL_CANDIDATES, tileConfigId } from '../src/nn/functional/matmul/index.js';
 import { MLP } from '../src/nn/models/mlp.js';
 import { AdamW } from '../src/nn/optim.js';
 import { GpuDataset } from '../src/lab/data/gpu-dataset.js';

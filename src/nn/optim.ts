@@ -22,7 +22,7 @@ import { defineKernel } from '../runtime/kernel.js';
 import { keep } from '../runtime/scope.js';
 import { Tensor, type Shape } from '../runtime/tensor.js';
 import { zeros } from './functional/creation.js';
-import { grid1d, Params } from './functional/util.js';
+import { grid1d, Params } from '../runtime/params.js';
 import { Parameter } from './module.js';
 
 const OPTIM = defineKernel('optim', optimSrc);
@@ -211,7 +211,7 @@ export abstract class Optimizer {
   /** Records the fused update of one parameter (its grad is checked and non-null). */
   protected abstract update(e: OptimizerEntry, lr: number): void;
 
-  protected dispatchUpdate(e: OptimizerEntry, defines: Record<string, boolean>, uniforms: ArrayBuffer, state: Tensor[]): void {
+  protected dispatchUpdate(e: OptimizerEntry, defines: Record<string, boolean>, uniforms: Params, state: Tensor[]): void {
     const where = `${this.kind}.step`;
     engine().dispatch({
       kernel: OPTIM,
@@ -374,14 +374,13 @@ export class AdamW extends Optimizer {
     const stepSize = lr / (1 - this.beta1 ** t);
     const invSqrtBc2 = 1 / Math.sqrt(1 - this.beta2 ** t);
     const uniforms = new Params()
-      .u32(e.param.size).u32(0).u32(0).u32(0)
-      .f32(1 - lr * e.group.weightDecay)
-      .f32(stepSize)
-      .f32(this.beta1).f32(1 - this.beta1)
-      .f32(this.beta2).f32(1 - this.beta2)
-      .f32(invSqrtBc2)
-      .f32(this.eps)
-      .bytes();
+      .u32('n', e.param.size).pad(3)
+      .f32('decay', 1 - lr * e.group.weightDecay)
+      .f32('step_size', stepSize)
+      .f32('beta1', this.beta1).f32('one_minus_beta1', 1 - this.beta1)
+      .f32('beta2', this.beta2).f32('one_minus_beta2', 1 - this.beta2)
+      .f32('inv_sqrt_bc2', invSqrtBc2)
+      .f32('eps', this.eps);
     this.dispatchUpdate(e, { ADAMW: true, MOMENTUM: false, NESTEROV: false }, uniforms, [e.state.exp_avg, e.state.exp_avg_sq]);
   }
 
@@ -438,12 +437,11 @@ export class SGD extends Optimizer {
   protected update(e: OptimizerEntry, lr: number): void {
     const hasMomentum = this.momentum > 0;
     const uniforms = new Params()
-      .u32(e.param.size).u32(e.steps === 1 ? 1 : 0).u32(0).u32(0)
-      .f32(lr)
-      .f32(e.group.weightDecay)
-      .f32(this.momentum)
-      .f32(1 - this.dampening)
-      .bytes();
+      .u32('n', e.param.size).u32('first', e.steps === 1 ? 1 : 0).pad(2)
+      .f32('lr', lr)
+      .f32('weight_decay', e.group.weightDecay)
+      .f32('momentum', this.momentum)
+      .f32('one_minus_dampening', 1 - this.dampening);
     this.dispatchUpdate(e, { ADAMW: false, MOMENTUM: hasMomentum, NESTEROV: this.nesterov }, uniforms, hasMomentum ? [e.state.momentum_buffer] : []);
   }
 

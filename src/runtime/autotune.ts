@@ -24,6 +24,7 @@
 import type { AdapterReport } from './device.js';
 import { envVar, isNode } from './env.js';
 import { callBatch, timeInterleaved } from './timing.js';
+import { engine } from './engine.js';
 
 export const AUTOTUNE_CACHE_VERSION = 1;
 const FILE_NAME = `autotune-v${AUTOTUNE_CACHE_VERSION}.json`;
@@ -361,6 +362,23 @@ export function sharedAutotuner(fingerprint: string, timer: () => Timer): Autotu
     sharedTuner = new Autotuner({ fingerprint, store: defaultStore(), timer: timer() });
   }
   return sharedTuner;
+}
+
+/**
+ * The device limits that decide which kernel variants ops offer (matmul's tile configs): part of the
+ * adapter fingerprint, so a device with other limits never reuses stored choices.
+ */
+export const TUNING_LIMITS = [
+  'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
+] as const;
+
+/**
+ * The tuner every op uses (matmul, dropout): the engine's adapter under one fingerprint, so all ops
+ * share one tuner and one store, timed with `gpuTimer` on the engine's queue.
+ */
+export function engineAutotuner(): Autotuner {
+  const e = engine();
+  return sharedAutotuner(adapterFingerprint(e.report, TUNING_LIMITS), () => gpuTimer({ flush: () => e.flush(), done: () => e.device.queue.onSubmittedWorkDone() }));
 }
 
 /** @internal Tests: forget the shared tuner (the next lookup reads the store again). */

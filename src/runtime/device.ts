@@ -47,7 +47,7 @@ export interface DeviceContext {
   shuttingDown: boolean;
 }
 
-// 'subgroups' and the subgroup-matrix feature (tensor cores from WGSL, src/nn/functional/matmul-tensorcore.ts)
+// 'subgroups' and the subgroup-matrix feature (tensor cores from WGSL, src/nn/functional/matmul/tensorcore.ts)
 // are newer than some @webgpu/types versions, hence the cast. Dawn offers the experimental one only
 // under its unsafe-APIs flag (see dawnFlagsFromEnv).
 const DEFAULT_OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];

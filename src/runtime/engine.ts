@@ -24,6 +24,7 @@ import { acquireDevice, type AdapterReport, type DeviceContext, type InitOptions
 import { BufferPool, READBACK_USAGE, STORAGE_USAGE, type MemoryStats } from './pool.js';
 import { PipelineCache, type Defines, type Kernel } from './kernel.js';
 import { envVar } from './env.js';
+import { checkParamsLayout, Params } from './params.js';
 
 const UNIFORM_SLOT = 256;
 /** The check buffer: [code, a, b, c] u32 words of the first violation (code 0: none). */
@@ -69,8 +70,11 @@ export interface Dispatch {
   entry?: string;
   /** Bound in order at @binding(1), @binding(2), ... of @group(0); @binding(0) is the uniform block. */
   buffers: GPUBuffer[];
-  /** At most 256 bytes; laid out as the shader's `Params` struct. Omit if the shader has none. */
-  uniforms?: ArrayBuffer | ArrayBufferView;
+  /**
+   * At most 256 bytes laid out as the shader's `struct Params`; omit if the shader has none. A
+   * `Params` (what ops pass) is checked against the struct on the pipeline's first dispatch.
+   */
+  uniforms?: Params | ArrayBuffer | ArrayBufferView;
   workgroups: [number, number?, number?];
 }
 
@@ -164,10 +168,17 @@ export class Engine {
       throw new Error(`wgtrain internal: ${d.kernel.name} needs ${x}x${y}x${z} workgroups, over the limit of ${maxDim} per dimension`);
     }
     if (d.uniforms && this.uniformSlots === UNIFORM_SLOTS) this.flush();
-    const pipeline = this.pipelines.get(d.kernel, d.defines ?? {}, d.entry);
+    const cached = this.pipelines.entry(d.kernel, d.defines ?? {}, d.entry);
+    const pipeline = cached.pipeline;
+    if (d.uniforms instanceof Params && !cached.paramsChecked) {
+      checkParamsLayout(cached.label, d.uniforms.layout(), cached.params);
+      cached.paramsChecked = true;
+    }
     const entries: GPUBindGroupEntry[] = [];
     if (d.uniforms) {
-      const bytes = ArrayBuffer.isView(d.uniforms)
+      const bytes = d.uniforms instanceof Params
+        ? d.uniforms.view16()
+        : ArrayBuffer.isView(d.uniforms)
         ? new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, d.uniforms.byteLength)
         : new Uint8Array(d.uniforms);
       if (bytes.byteLength > UNIFORM_SLOT) throw new Error(`wgtrain internal: ${d.kernel.name} uniforms exceed ${UNIFORM_SLOT} bytes`);

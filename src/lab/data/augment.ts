@@ -19,7 +19,8 @@ import { defineKernel } from '../../runtime/kernel.js';
 import { checkSeedWord } from '../../runtime/generator.js';
 import { isGradEnabled } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
-import { assertDtype, assertLive, grid1d, Params } from '../../nn/functional/util.js';
+import { assertDtype, assertLive } from '../../nn/functional/util.js';
+import { grid1d, Params } from '../../runtime/params.js';
 import { describeValue } from '../../runtime/format.js';
 
 const AUGMENT = defineKernel('augment', augmentSrc, { PHILOX: philoxSrc });
@@ -220,10 +221,9 @@ export function augmentImages(x: Tensor, options: AugmentCallOptions): Tensor {
   const out = Tensor.empty([batch, C, H, W], 'f32');
   if (out.size === 0) return out;
   const uniforms = new Params()
-    .u32(out.size).u32(C).u32(H).u32(W)
-    .u32(a.shift).u32(flipThreshold(a.flipProbability)).u32(lo32(options.seed)).u32(hi32(options.seed))
-    .u32(lo32(options.step)).u32(hi32(options.step)).f32(a.fill).u32(rows)
-    .bytes();
+    .u32('n', out.size).u32('channels', C).u32('height', H).u32('width', W)
+    .u32('shift', a.shift).u32('flip_threshold', flipThreshold(a.flipProbability)).u32('key_lo', lo32(options.seed)).u32('key_hi', hi32(options.seed))
+    .u32('step_lo', lo32(options.step)).u32('step_hi', hi32(options.step)).f32('fill', a.fill).u32('rows', rows);
   const buffers = index ? [x.buffer(op), index.buffer(op), out.buffer(op)] : [x.buffer(op), out.buffer(op)];
   engine().dispatch({ kernel: AUGMENT, defines: { GATHER: index !== undefined }, buffers, uniforms, workgroups: grid1d(out.size) });
   return out;

@@ -7,7 +7,7 @@ import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { resolveGenerator, type Generator } from '../../runtime/generator.js';
 import { checkDtype, checkIntegerValue, checkShape, shapeSize, Tensor, type DType, type Shape } from '../../runtime/tensor.js';
-import { grid1d, Params } from './util.js';
+import { grid1d, Params } from '../../runtime/params.js';
 
 const FILL = defineKernel('fill', fillSrc);
 
@@ -83,7 +83,7 @@ function fillBits(op: string, shape: Shape, bits: number, dtype: DType, arange =
     kernel: FILL,
     defines: { ARANGE: arange },
     buffers: [t.buffer('fill')],
-    uniforms: new Params().u32(t.size).u32(bits).u32(0).u32(0).bytes(),
+    uniforms: new Params().u32('n', t.size).u32('bits', bits).pad(2),
     workgroups: grid1d(t.size),
   });
   return t;

@@ -25,16 +25,15 @@ import dropoutSrc from '../../../shaders/dropout.wgsl';
 import philoxSrc from '../../../shaders/philox.wgsl';
 import { engine, isInitialized } from '../../runtime/engine.js';
 import {
-  adapterFingerprint, autotuneEnabled, bucketPow2, gpuTimer, registerTunableOp, sharedAutotuner,
-  type Autotuner, type Candidate, type Timer, type TuneResult,
+  autotuneEnabled, bucketPow2, engineAutotuner, registerTunableOp, type Candidate, type Timer, type TuneResult,
 } from '../../runtime/autotune.js';
-import { MATMUL_LIMITS } from './matmul.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { checkSeedWord, Generator, resolveGenerator } from '../../runtime/generator.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { describeValue } from '../../runtime/format.js';
-import { assertFloat, assertLive, grid1d, Params } from './util.js';
+import { assertFloat, assertLive } from './util.js';
+import { grid1d, Params } from '../../runtime/params.js';
 
 const DROPOUT = defineKernel('dropout', dropoutSrc, { PHILOX: philoxSrc });
 
@@ -107,17 +106,11 @@ export function setDropoutLaunchForTests(launch: DropoutLaunch | null): void {
   launchOverride = launch;
 }
 
-function tuner(): Autotuner {
-  const e = engine();
-  // The same fingerprint as matmul's: the process-wide tuner is keyed by it (one per adapter).
-  return sharedAutotuner(adapterFingerprint(e.report, MATMUL_LIMITS), () => gpuTimer({ flush: () => e.flush(), done: () => e.device.queue.onSubmittedWorkDone() }));
-}
-
 /** The launch shape dropout uses for n elements now, and whether the autotuner chose it. */
 export function dropoutChoice(n: number): { launch: DropoutLaunch; id: string; tuned: boolean; problemClass: string; timesMs?: Record<string, number> } {
   const problemClass = dropoutProblemClass(n);
   if (autotuneEnabled()) {
-    const rec = tuner().lookup('dropout', problemClass);
+    const rec = engineAutotuner().lookup('dropout', problemClass);
     const launch = rec && DROPOUT_LAUNCHES.find((l) => dropoutLaunchId(l) === rec.choice);
     if (rec && launch) return { launch, id: rec.choice, tuned: true, problemClass, timesMs: rec.timesMs };
   }
@@ -138,7 +131,7 @@ function pickLaunch(n: number): DropoutLaunch {
  */
 export async function autotuneDropout(lengths: readonly number[], options: { timer?: Timer } = {}): Promise<TuneResult[]> {
   if (!autotuneEnabled()) return [];
-  const t = tuner();
+  const t = engineAutotuner();
   const out: TuneResult[] = [];
   const done = new Set<string>();
   for (const n of lengths) {
@@ -170,9 +163,8 @@ registerTunableOp('dropout', async () => (isInitialized() ? autotuneDropout([...
 function runDropout(x: Tensor, m: MaskKey, launch = pickLaunch(x.size)): Tensor {
   const out = Tensor.empty(x.shape);
   const uniforms = new Params()
-    .u32(x.size).u32(m.threshold).f32(m.scale).u32(0)
-    .u32(lo32(m.seed)).u32(hi32(m.seed)).u32(lo32(m.offset)).u32(hi32(m.offset))
-    .bytes();
+    .u32('n', x.size).u32('threshold', m.threshold).f32('scale', m.scale).pad()
+    .u32('key_lo', lo32(m.seed)).u32('key_hi', hi32(m.seed)).u32('offset_lo', lo32(m.offset)).u32('offset_hi', hi32(m.offset));
   const blocks = Math.ceil(x.size / ELEMENTS_PER_BLOCK);
   engine().dispatch({
     kernel: DROPOUT,

@@ -3,16 +3,18 @@
  * (shaders/elementwise_binary.wgsl), each with its backward rule.
  */
 import unarySrc from '../../../shaders/elementwise_unary.wgsl';
+import activationSrc from '../../../shaders/activation.wgsl';
 import binarySrc from '../../../shaders/elementwise_binary.wgsl';
 import { engine } from '../../runtime/engine.js';
-import { defineKernel } from '../../runtime/kernel.js';
+import { defineKernel, snippet } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
-import { assertFloat, assertLive, broadcastShapes, broadcastStrides, grid1d, Params, sameShape } from './util.js';
+import { assertFloat, assertLive, broadcastShapes, broadcastStrides, sameShape } from './util.js';
+import { grid1d, Params } from '../../runtime/params.js';
 import { full } from './creation.js';
 import { sumToShape } from './reduce.js';
 
-const UNARY = defineKernel('unary', unarySrc);
+const UNARY = defineKernel('unary', unarySrc, { ACTIVATION: snippet('activation.wgsl', activationSrc, { T: 'f32' }) });
 const BINARY = defineKernel('binary', binarySrc);
 
 const UNARY_OPS = ['exp', 'log', 'sqrt', 'neg', 'pow', 'relu', 'gelu_tanh', 'gelu_erf', 'tanh', 'sigmoid', 'affine'] as const;
@@ -34,7 +36,7 @@ function runUnary(op: UnaryOp, x: Tensor, alpha: number, beta: number, saved?: T
     kernel: UNARY,
     defines: unaryDefines(op, !!saved),
     buffers,
-    uniforms: new Params().u32(x.size).f32(alpha).f32(beta).u32(0).bytes(),
+    uniforms: new Params().u32('n', x.size).f32('alpha', alpha).f32('beta', beta).pad(),
     workgroups: grid1d(x.size),
   });
   return out;
@@ -87,12 +89,13 @@ function runBinary(op: BinaryOp, inputs: Tensor[], shape: number[]): Tensor {
   const same = inputs.every((t) => sameShape(t.shape, shape));
   // Params: for where, inputs are (cond, a, b) but a/b/c strides are ordered (a, b, cond).
   const [sa, sb, sc] = op === 'where' ? [strides[1], strides[2], strides[0]] : [strides[0], strides[1], strides[1]];
-  const p = new Params().u32(out.size).u32(shape.length).u32(0).u32(0).dims(shape).dims(sa, 0).dims(sb, 0).dims(sc, 0);
+  const p = new Params().u32('n', out.size).u32('rank', shape.length).pad(2)
+    .dims('out_shape', shape).dims('a_strides', sa, 0).dims('b_strides', sb, 0).dims('c_strides', sc, 0);
   engine().dispatch({
     kernel: BINARY,
     defines: { OP_ADD: op === 'add', OP_SUB: op === 'sub', OP_MUL: op === 'mul', OP_DIV: op === 'div', OP_WHERE: op === 'where', SAME_SHAPE: same },
     buffers: [...inputs.map((t) => t.buffer(op)), out.buffer(op)],
-    uniforms: p.bytes(),
+    uniforms: p,
     workgroups: grid1d(out.size),
   });
   return out;

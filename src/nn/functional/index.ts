@@ -2,8 +2,7 @@
 import './methods.js';
 export * from './creation.js';
 export * from './elementwise.js';
-export * from './matmul.js';
-export { tensorCoreMatmul, canUseTensorCoreMatmul, subgroupMatrixSupport, type SubgroupMatrixSupport, type TensorCoreMatmulOptions } from './matmul-tensorcore.js';
+export * from './matmul/index.js';
 export * from './dropout.js';
 export * from './reduce.js';
 export * from './softmax.js';

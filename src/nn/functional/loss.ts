@@ -9,7 +9,8 @@ import { checkedMode, engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
-import { assertFloat, assertLive, grid1d, Params } from './util.js';
+import { assertFloat, assertLive } from './util.js';
+import { grid1d, Params } from '../../runtime/params.js';
 import { rowLaunch } from './rows.js';
 
 const CROSS_ENTROPY = defineKernel('cross_entropy', crossEntropySrc);
@@ -34,7 +35,7 @@ interface Stage {
  * `wg` and `short` shape the FORWARD stage's launch (rows.ts); the other stages have fixed sizes
  * and ignore them.
  */
-function dispatchStage(stage: Stage, wg: number, short: boolean, reductionNone: boolean, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number], checkLabels = false): void {
+function dispatchStage(stage: Stage, wg: number, short: boolean, reductionNone: boolean, uniforms: Params, buffers: GPUBuffer[], workgroups: [number, number, number], checkLabels = false): void {
   engine().dispatch({
     kernel: CROSS_ENTROPY,
     defines: { FORWARD: false, REDUCE: false, BACKWARD: false, ...stage, WG: wg, SHORT: short, REDUCTION_NONE: reductionNone, CHECK_LABELS: checkLabels },
@@ -84,7 +85,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
   const [n, c] = logits.shape;
   // Scale of the reduction: the gradient of 'mean' is g / N per row. N = 0 gives NaN, as PyTorch.
   const scale = reduction === 'mean' ? (n > 0 ? 1 / n : NaN) : 1;
-  const uniforms = new Params().u32(n).u32(c).f32(smoothing).f32(scale).bytes();
+  const uniforms = new Params().u32('rows', n).u32('classes', c).f32('smoothing', smoothing).f32('scale', scale);
 
   const rowLoss = Tensor.empty([n], 'f32', op);
   const stats = Tensor.empty([n, 2], 'f32', op);

@@ -14,7 +14,7 @@ import type { BackwardOptions } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
 import { backward } from './backward.js';
 import { add, div, exp, gelu, log, maskedFill, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh, type GeluOptions } from './elementwise.js';
-import { matmul, type MatmulOptions } from './matmul.js';
+import { matmul, type MatmulOptions } from './matmul/index.js';
 import { dropout, type DropoutOptions } from './dropout.js';
 import { argmax, max, mean, sum } from './reduce.js';
 import { logSoftmax, softmax } from './softmax.js';

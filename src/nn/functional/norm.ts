@@ -10,7 +10,8 @@ import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor } from '../../runtime/tensor.js';
-import { assertFloat, assertLive, grid1d, Params } from './util.js';
+import { assertFloat, assertLive } from './util.js';
+import { grid1d, Params } from '../../runtime/params.js';
 import { rowLaunch } from './rows.js';
 import { full } from './creation.js';
 
@@ -33,7 +34,7 @@ interface Variant {
   biasBinding?: number;
 }
 
-function dispatch(v: Variant, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
+function dispatch(v: Variant, uniforms: Params, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
   engine().dispatch({
     kernel: LAYER_NORM,
     defines: {
@@ -53,8 +54,8 @@ function dispatch(v: Variant, uniforms: ArrayBuffer, buffers: GPUBuffer[], workg
   });
 }
 
-function uniforms(rows: number, d: number, eps: number, chunkRows = 0): ArrayBuffer {
-  return new Params().u32(rows).u32(d).f32(eps).u32(chunkRows).bytes();
+function uniforms(rows: number, d: number, eps: number, chunkRows = 0): Params {
+  return new Params().u32('rows', rows).u32('d', d).f32('eps', eps).u32('chunk_rows', chunkRows);
 }
 
 function checkArguments(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): void {

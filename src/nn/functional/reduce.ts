@@ -21,7 +21,8 @@ import { engine } from '../../runtime/engine.js';
 import { defineKernel, type Defines } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { checkShape, shapeSize, Tensor, type Shape } from '../../runtime/tensor.js';
-import { assertDtype, assertFloat, assertLive, contiguousStrides, grid1d, normAxes, Params } from './util.js';
+import { assertDtype, assertFloat, assertLive, contiguousStrides, normAxes } from './util.js';
+import { grid1d, Params } from '../../runtime/params.js';
 import { full } from './creation.js';
 import { mul } from './elementwise.js';
 
@@ -115,12 +116,11 @@ function reduceDefines(job: Job): Defines {
   };
 }
 
-function packParams(outCount: number, redCount: number, dims: Dims, chunkLen: number, chunks: number, scale: number): ArrayBuffer {
+function packParams(outCount: number, redCount: number, dims: Dims, chunkLen: number, chunks: number, scale: number): Params {
   return new Params()
-    .u32(outCount).u32(redCount).u32(dims.outShape.length).u32(dims.redShape.length)
-    .u32(chunkLen).u32(chunks).f32(scale).u32(0)
-    .dims(dims.outShape).dims(dims.outStrides, 0).dims(dims.redShape).dims(dims.redStrides, 0)
-    .bytes();
+    .u32('out_count', outCount).u32('red_count', redCount).u32('out_rank', dims.outShape.length).u32('red_rank', dims.redShape.length)
+    .u32('chunk_len', chunkLen).u32('chunks', chunks).f32('scale', scale).pad()
+    .dims('out_shape', dims.outShape).dims('out_strides', dims.outStrides, 0).dims('red_shape', dims.redShape).dims('red_strides', dims.redStrides, 0);
 }
 
 /** Workgroup grid for `jobs` workgroups (reduce_wg), spilling into y past 65535. */

@@ -10,7 +10,7 @@
  * Internal: not re-exported by the functional index.
  */
 import { engine } from '../../runtime/engine.js';
-import { grid1d } from './util.js';
+import { grid1d } from '../../runtime/params.js';
 
 const MAX_GROUPS_PER_DIM = 65535;
 

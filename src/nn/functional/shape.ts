@@ -12,7 +12,8 @@ import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { BYTES_PER_ELEMENT, shapeSize, Tensor, type Shape } from '../../runtime/tensor.js';
-import { assertDtype, assertLive, contiguousStrides, grid1d, MAX_RANK, normAxis, Params } from './util.js';
+import { assertDtype, assertLive, contiguousStrides, normAxis } from './util.js';
+import { grid1d, MAX_RANK, Params } from '../../runtime/params.js';
 import { zeros } from './creation.js';
 import { sumToShape } from './reduce.js';
 
@@ -73,7 +74,8 @@ function stridedCopy(op: string, from: Tensor, into: Tensor, region: CopyRegion)
   engine().dispatch({
     kernel: COPY,
     buffers: [from.buffer(op), into.buffer(op)],
-    uniforms: new Params().u32(n).u32(c.shape.length).u32(srcOffset).u32(dstOffset).dims(c.shape).dims(c.src, 0).dims(c.dst, 0).bytes(),
+    uniforms: new Params().u32('n', n).u32('rank', c.shape.length).u32('in_offset', srcOffset).u32('out_offset', dstOffset)
+      .dims('shape', c.shape).dims('in_strides', c.src, 0).dims('out_strides', c.dst, 0),
     workgroups: grid1d(n),
   });
 }
@@ -277,7 +279,7 @@ function runGather(x: Tensor, a: number, index: Tensor): Tensor {
     kernel: GATHER,
     defines: { BACKWARD: false },
     buffers: [x.buffer('indexSelect'), index.buffer('indexSelect'), out.buffer('indexSelect')],
-    uniforms: new Params().u32(out.size).u32(index.size).u32(x.shape[a]).u32(inner).bytes(),
+    uniforms: new Params().u32('n', out.size).u32('len', index.size).u32('dim', x.shape[a]).u32('inner', inner),
     workgroups: grid1d(out.size),
   });
   return out;
@@ -289,7 +291,7 @@ function runScatterAdd(g: Tensor, xShape: Shape, a: number, index: Tensor): Tens
     kernel: GATHER,
     defines: { BACKWARD: true },
     buffers: [g.buffer('indexSelect backward'), index.buffer('indexSelect backward'), dx.buffer('indexSelect backward')],
-    uniforms: new Params().u32(dx.size).u32(index.size).u32(xShape[a]).u32(shapeSize(xShape.slice(a + 1))).bytes(),
+    uniforms: new Params().u32('n', dx.size).u32('len', index.size).u32('dim', xShape[a]).u32('inner', shapeSize(xShape.slice(a + 1))),
     workgroups: grid1d(dx.size),
   });
   return dx;

@@ -10,7 +10,8 @@ import { engine } from '../../runtime/engine.js';
 import { defineKernel } from '../../runtime/kernel.js';
 import { record } from '../../runtime/autograd.js';
 import { Tensor, type Shape } from '../../runtime/tensor.js';
-import { assertFloat, assertLive, normAxis, Params } from './util.js';
+import { assertFloat, assertLive, normAxis } from './util.js';
+import { Params } from '../../runtime/params.js';
 import { rowLaunch } from './rows.js';
 
 const SOFTMAX = defineKernel('softmax', softmaxSrc);
@@ -38,7 +39,7 @@ function runSoftmax(log: boolean, backward: boolean, inputs: Tensor[], layout: R
     kernel: SOFTMAX,
     defines: { SHORT: launch.short, WG: launch.wg, LOG: log, BACKWARD: backward },
     buffers: [...inputs.map((t) => t.buffer(op)), out.buffer(op)],
-    uniforms: new Params().u32(layout.rows).u32(layout.len).u32(layout.inner).u32(0).bytes(),
+    uniforms: new Params().u32('rows', layout.rows).u32('len', layout.len).u32('inner', layout.inner).pad(),
     workgroups: launch.workgroups,
   });
   return out;

@@ -1,6 +1,6 @@
 /**
- * Small helpers shared by the op modules: argument checks with clear messages, broadcasting,
- * uniform packing and dispatch grids.
+ * Small helpers shared by the op modules: argument checks with clear messages and broadcasting.
+ * Kernel plumbing (uniform packing, dispatch grids, MAX_RANK) is the runtime's: runtime/params.ts.
  */
 import { Tensor, type DType, type Shape } from '../../runtime/tensor.js';
 
@@ -66,57 +66,6 @@ export function broadcastStrides(shape: Shape, out: Shape): number[] {
   const strides = contiguousStrides(shape);
   const r = out.length - shape.length;
   return out.map((d, i) => (i < r || shape[i - r] === 1 ? 0 : strides[i - r]));
-}
-
-export const MAX_RANK = 8;
-
-/**
- * Packs a uniform block. Fields are 4-byte scalars; `dims()` writes MAX_RANK u32s
- * (two vec4<u32> in WGSL) padded with `fill`. Call order must match the shader's Params struct.
- */
-export class Params {
-  private view = new DataView(new ArrayBuffer(256));
-  private offset = 0;
-  u32(v: number): this {
-    this.view.setUint32(this.offset, v >>> 0, true);
-    this.offset += 4;
-    return this;
-  }
-  i32(v: number): this {
-    this.view.setInt32(this.offset, v | 0, true);
-    this.offset += 4;
-    return this;
-  }
-  f32(v: number): this {
-    this.view.setFloat32(this.offset, v, true);
-    this.offset += 4;
-    return this;
-  }
-  /** Pads to a 16-byte boundary (before a vec4 field). */
-  align16(): this {
-    this.offset = Math.ceil(this.offset / 16) * 16;
-    return this;
-  }
-  dims(values: readonly number[], fill = 1): this {
-    if (values.length > MAX_RANK) throw new Error(`tensors of rank over ${MAX_RANK} are not supported (got rank ${values.length})`);
-    this.align16();
-    for (let i = 0; i < MAX_RANK; i++) this.u32(i < values.length ? values[i] : fill);
-    return this;
-  }
-  bytes(): ArrayBuffer {
-    return this.view.buffer.slice(0, Math.max(16, Math.ceil(this.offset / 16) * 16)) as ArrayBuffer;
-  }
-}
-
-/**
- * Workgroup grid for `n` independent items and `wg` threads per workgroup, spilling into y when
- * x would pass the 65535 limit. Shaders compute the item as `gid.x + gid.y * (nwg.x * WG)`.
- */
-export function grid1d(n: number, wg = 256): [number, number, number] {
-  const groups = Math.ceil(n / wg);
-  if (groups <= 65535) return [groups, 1, 1];
-  const y = Math.ceil(groups / 65535);
-  return [Math.ceil(groups / y), y, 1];
 }
 
 export function sameShape(a: Shape, b: Shape): boolean {

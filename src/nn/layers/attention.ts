@@ -4,7 +4,7 @@
  * dropout after it.
  */
 import { affine } from '../functional/elementwise.js';
-import { matmul } from '../functional/matmul.js';
+import { matmul } from '../functional/matmul/index.js';
 import { softmax } from '../functional/softmax.js';
 import { permute, reshape, slice } from '../functional/shape.js';
 import { tidy } from '../../runtime/scope.js';

@@ -2,7 +2,7 @@
  * Linear: y = x Wᵀ + b with W [out, in] (PyTorch's nn.Linear), through the fused `linear` kernel,
  * optionally with the following activation fused into the same kernel (Mlp's fc1 + GELU).
  */
-import { linear, type Activation } from '../functional/matmul.js';
+import { linear, type Activation } from '../functional/matmul/index.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { Module, type Parameter } from '../module.js';
 import { deriveSeed, resolveSeed, truncNormal, TRUNC_NORMAL_STD, zerosInit, type InitSeedOptions } from '../init.js';

@@ -4,7 +4,7 @@
  */
 import { tidy } from '../../runtime/scope.js';
 import type { Tensor } from '../../runtime/tensor.js';
-import type { Activation } from '../functional/matmul.js';
+import type { Activation } from '../functional/matmul/index.js';
 import { Module } from '../module.js';
 import { deriveSeed, resolveSeed, type InitSeedOptions } from '../init.js';
 import { checkPositiveInt, checkRate } from './checks.js';

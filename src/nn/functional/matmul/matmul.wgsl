@@ -79,25 +79,9 @@ const M4 = TILE_M / 4u;
 const N4 = TILE_N / 4u;
 const K4 = TILE_K / 4u;
 
-const SQRT_2_OVER_PI = 0.7978845608028654;
-const GELU_C = 0.044715;
-const INV_SQRT_2 = 0.7071067811865476;
-const INV_SQRT_2PI = 0.3989422804014327;
-
-// Activations, componentwise on vec4. gelu is the exact (erf) form, gelu_tanh the approximation;
-// both match the elementwise ops in unary.wgsl.
-fn safe_tanh(v: vec4f) -> vec4f {
-  return tanh(clamp(v, vec4f(-15.0), vec4f(15.0)));
-}
-
-// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7); WGSL has no erf.
-fn erf_approx(v: vec4f) -> vec4f {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  let r = 1.0 - p * exp(-a * a);
-  return select(r, -r, v < vec4f(0.0));
-}
+// Activations, componentwise on vec4: gelu and gelu_tanh with their derivatives are
+// shaders/activation.wgsl, shared with the elementwise ops (unary.wgsl).
+${ACTIVATION}
 
 // NaN in, NaN out on every adapter, as the elementwise ops (unary.wgsl): WGSL leaves max / clamp /
 // exp of NaN to the implementation, so a NaN pre-activation is passed through by its bits, after
@@ -111,9 +95,9 @@ fn activate(z: vec4f) -> vec4f {
 #if ${ACT_RELU}
   return select(max(z, vec4f(0.0)), z, is_nan4(z));
 #elif ${ACT_GELU}
-  return select(0.5 * z * (1.0 + erf_approx(z * INV_SQRT_2)), z, is_nan4(z));
+  return select(gelu_erf(z), z, is_nan4(z));
 #elif ${ACT_GELU_TANH}
-  return select(0.5 * z * (1.0 + safe_tanh(SQRT_2_OVER_PI * (z + GELU_C * z * z * z))), z, is_nan4(z));
+  return select(gelu_tanh(z), z, is_nan4(z));
 #else
   return z;
 #endif
@@ -123,10 +107,9 @@ fn activation_derivative(s: vec4f) -> vec4f {
 #if ${ACT_RELU}
   return select(select(vec4f(0.0), vec4f(1.0), s > vec4f(0.0)), vec4f(1.0), is_nan4(s));
 #elif ${ACT_GELU}
-  return select(0.5 * (1.0 + erf_approx(s * INV_SQRT_2)) + s * INV_SQRT_2PI * exp(-0.5 * s * s), s, is_nan4(s));
+  return select(gelu_erf_grad(s), s, is_nan4(s));
 #elif ${ACT_GELU_TANH}
-  let t = safe_tanh(SQRT_2_OVER_PI * (s + GELU_C * s * s * s));
-  return select(0.5 * (1.0 + t) + 0.5 * s * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * s * s), s, is_nan4(s));
+  return select(gelu_tanh_grad(s), s, is_nan4(s));
 #else
   return vec4f(1.0);
 #endif
@@ -220,36 +203,10 @@ fn stage(v: vec4f) -> vec4f {
 #endif
 }
 
-// Four consecutive elements of a row-major [rows, cols] matrix at element offset `base`, starting at
-// (row, col) and running along the contiguous dimension; zeros past the edges.
-fn load_a(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
-  if (row >= rows || col >= cols) { return vec4f(0.0); }
-#if ${A_VEC4}
-  // cols and base are multiples of 4, and so is col: the vec4 is wholly inside the row.
-  return a[(base + row * cols + col) / 4u];
-#else
-  let i = base + row * cols + col;
-  var v = vec4f(a[i], 0.0, 0.0, 0.0);
-  if (col + 1u < cols) { v.y = a[i + 1u]; }
-  if (col + 2u < cols) { v.z = a[i + 2u]; }
-  if (col + 3u < cols) { v.w = a[i + 3u]; }
-  return v;
-#endif
-}
-
-fn load_b(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
-  if (row >= rows || col >= cols) { return vec4f(0.0); }
-#if ${B_VEC4}
-  return b[(base + row * cols + col) / 4u];
-#else
-  let i = base + row * cols + col;
-  var v = vec4f(b[i], 0.0, 0.0, 0.0);
-  if (col + 1u < cols) { v.y = b[i + 1u]; }
-  if (col + 2u < cols) { v.z = b[i + 2u]; }
-  if (col + 3u < cols) { v.w = b[i + 3u]; }
-  return v;
-#endif
-}
+// load_a / load_b: four consecutive elements of A / B along its contiguous dimension, zeros past
+// the edges (tile_load.wgsl, shared with the tensor-core kernel).
+${LOAD_A}
+${LOAD_B}
 
 // Unit u (0 .. A_UNITS - 1) of opA's tile at K-step k0, read from global memory and staged: four
 // consecutive elements along A's contiguous dimension.
@@ -357,6 +314,22 @@ fn put_tiles(tid: u32, s: Staged, a_off: u32, b_off: u32) {
   if (B_LOADS > 1u && has_b(1u, tid)) { put_b(THREADS + tid, s.b1, b_off); }
   if (B_LOADS > 2u && has_b(2u, tid)) { put_b(2u * THREADS + tid, s.b2, b_off); }
   if (B_LOADS > 3u && has_b(3u, tid)) { put_b(3u * THREADS + tid, s.b3, b_off); }
+}
+
+// Element offsets in A (x) and B (y) of entry i of a flattened batch, given its dims and each
+// operand's strides (the output's batch dims, or the reduce dims).
+fn batch_offsets(i: u32, rank: u32, shape: array<vec4u, 2>, a_strides: array<vec4u, 2>, b_strides: array<vec4u, 2>) -> vec2u {
+  var off = vec2u(0u);
+  var rem = i;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let q = u32(d) / 4u;
+    let r = u32(d) % 4u;
+    let size = shape[q][r];
+    let idx = rem % size;
+    rem = rem / size;
+    off += idx * vec2u(a_strides[q][r], b_strides[q][r]);
+  }
+  return off;
 }
 
 // Bias, activation and the bounds-checked store of one 4-wide row piece of the output block.
@@ -483,120 +456,93 @@ fn b_col(b_base: u32, col: u32, k0: u32) -> vec4f {
   return stage(direct_b(b_base, col, k0, params.N, params.K));
 }
 
-// opA for k0 .. k0 + 3 of the thread's rows (row0.. and row1..): aj_0 / aj_1 = opA[rows][k0 + j].
-struct AStep {
-  a0_0: vec4f, a1_0: vec4f, a2_0: vec4f, a3_0: vec4f,
-  a0_1: vec4f, a1_1: vec4f, a2_1: vec4f, a3_1: vec4f,
+// Four vec4s of a 4 x 4 block of one operand, in the order outer_product takes them: q<j> holds
+// step j along k (four rows of opA, or four columns of opB).
+struct Quad {
+  q0: vec4f, q1: vec4f, q2: vec4f, q3: vec4f,
 };
 
-fn a_step(a_base: u32, k0: u32, row0: u32, row1: u32) -> AStep {
-  let z = vec4f(0.0);
+// The 4 x 4 block read the other way: r0 .. r3 hold four k's each of four rows (or columns).
+fn transpose4(r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f) -> Quad {
+  return Quad(vec4f(r0.x, r1.x, r2.x, r3.x), vec4f(r0.y, r1.y, r2.y, r3.y), vec4f(r0.z, r1.z, r2.z, r3.z), vec4f(r0.w, r1.w, r2.w, r3.w));
+}
+
+// opA[row .. row + 3][k0 .. k0 + 3]: with A stored [K, M] (TRANS_A) one load per k, with A stored
+// [M, K] one load of four k's per row, transposed.
+fn a_block(a_base: u32, k0: u32, row: u32) -> Quad {
 #if ${TRANS_A}
-  let a0_0 = a_col(a_base, k0, row0);
-  let a1_0 = a_col(a_base, k0 + 1u, row0);
-  let a2_0 = a_col(a_base, k0 + 2u, row0);
-  let a3_0 = a_col(a_base, k0 + 3u, row0);
+  return Quad(a_col(a_base, k0, row), a_col(a_base, k0 + 1u, row), a_col(a_base, k0 + 2u, row), a_col(a_base, k0 + 3u, row));
+#else
+  return transpose4(a_row(a_base, row, k0), a_row(a_base, row + 1u, k0), a_row(a_base, row + 2u, k0), a_row(a_base, row + 3u, k0));
+#endif
+}
+
+// opB[k0 .. k0 + 3][col .. col + 3]: with B stored [N, K] (TRANS_B) one load of four k's per
+// column, transposed; with B stored [K, N] one load per k.
+fn b_block(b_base: u32, k0: u32, col: u32) -> Quad {
+#if ${TRANS_B}
+  return transpose4(b_col(b_base, col, k0), b_col(b_base, col + 1u, k0), b_col(b_base, col + 2u, k0), b_col(b_base, col + 3u, k0));
+#else
+  return Quad(b_row(b_base, k0, col), b_row(b_base, k0 + 1u, col), b_row(b_base, k0 + 2u, col), b_row(b_base, k0 + 3u, col));
+#endif
+}
+
+const ZERO_QUAD = Quad(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+
+// One operand for k0 .. k0 + 3 of the thread's block: lo = rows 0..3 of opA (columns 0..3 of opB),
+// hi = rows 4..7 (columns 4..7), zero without TM8 (TN8).
+struct Step {
+  lo: Quad,
+  hi: Quad,
+};
+
+fn a_step(a_base: u32, k0: u32, row0: u32, row1: u32) -> Step {
 #if ${TM8}
-  let a0_1 = a_col(a_base, k0, row1);
-  let a1_1 = a_col(a_base, k0 + 1u, row1);
-  let a2_1 = a_col(a_base, k0 + 2u, row1);
-  let a3_1 = a_col(a_base, k0 + 3u, row1);
+  return Step(a_block(a_base, k0, row0), a_block(a_base, k0, row1));
 #else
-  let a0_1 = z;
-  let a1_1 = z;
-  let a2_1 = z;
-  let a3_1 = z;
+  return Step(a_block(a_base, k0, row0), ZERO_QUAD);
 #endif
+}
+
+fn b_step(b_base: u32, k0: u32, col0: u32, col1: u32) -> Step {
+#if ${TN8}
+  return Step(b_block(b_base, k0, col0), b_block(b_base, k0, col1));
 #else
-  let r0 = a_row(a_base, row0, k0);
-  let r1 = a_row(a_base, row0 + 1u, k0);
-  let r2 = a_row(a_base, row0 + 2u, k0);
-  let r3 = a_row(a_base, row0 + 3u, k0);
-  let a0_0 = vec4f(r0.x, r1.x, r2.x, r3.x);
-  let a1_0 = vec4f(r0.y, r1.y, r2.y, r3.y);
-  let a2_0 = vec4f(r0.z, r1.z, r2.z, r3.z);
-  let a3_0 = vec4f(r0.w, r1.w, r2.w, r3.w);
-#if ${TM8}
-  let r4 = a_row(a_base, row1, k0);
-  let r5 = a_row(a_base, row1 + 1u, k0);
-  let r6 = a_row(a_base, row1 + 2u, k0);
-  let r7 = a_row(a_base, row1 + 3u, k0);
-  let a0_1 = vec4f(r4.x, r5.x, r6.x, r7.x);
-  let a1_1 = vec4f(r4.y, r5.y, r6.y, r7.y);
-  let a2_1 = vec4f(r4.z, r5.z, r6.z, r7.z);
-  let a3_1 = vec4f(r4.w, r5.w, r6.w, r7.w);
-#else
-  let a0_1 = z;
-  let a1_1 = z;
-  let a2_1 = z;
-  let a3_1 = z;
+  return Step(b_block(b_base, k0, col0), ZERO_QUAD);
 #endif
-#endif
-  return AStep(a0_0, a1_0, a2_0, a3_0, a0_1, a1_1, a2_1, a3_1);
 }
 
 #if ${QUAD}
-// The same values, loaded once per quad: the four threads of a quad share their rows (tx = 0..3 of
+// Lane j's v in every lane of the quad, as q<j>.
+fn quad_all(v: vec4f) -> Quad {
+  return Quad(quadBroadcast(v, 0u), quadBroadcast(v, 1u), quadBroadcast(v, 2u), quadBroadcast(v, 3u));
+}
+
+// a_step's values, loaded once per quad: the four threads of a quad share their rows (tx = 0..3 of
 // one ty), so lane q of the quad loads a quarter of them and quadBroadcast hands every lane the rest.
 // On SwiftShader a load costs a gather per lane and a broadcast one shuffle, so the step needs a
 // quarter of the A loads.
-fn a_step_quad(a_base: u32, k0: u32, row0: u32, row1: u32, q: u32) -> AStep {
-  let z = vec4f(0.0);
+fn a_step_quad(a_base: u32, k0: u32, row0: u32, row1: u32, q: u32) -> Step {
 #if ${TRANS_A}
-  // Lane q loads k = k0 + q; column j comes from lane j.
-  let mine_0 = a_col(a_base, k0 + q, row0);
-  let a0_0 = quadBroadcast(mine_0, 0u);
-  let a1_0 = quadBroadcast(mine_0, 1u);
-  let a2_0 = quadBroadcast(mine_0, 2u);
-  let a3_0 = quadBroadcast(mine_0, 3u);
+  // Lane q loads k = k0 + q; step j comes from lane j.
 #if ${TM8}
-  let mine_1 = a_col(a_base, k0 + q, row1);
-  let a0_1 = quadBroadcast(mine_1, 0u);
-  let a1_1 = quadBroadcast(mine_1, 1u);
-  let a2_1 = quadBroadcast(mine_1, 2u);
-  let a3_1 = quadBroadcast(mine_1, 3u);
+  return Step(quad_all(a_col(a_base, k0 + q, row0)), quad_all(a_col(a_base, k0 + q, row1)));
 #else
-  let a0_1 = z;
-  let a1_1 = z;
-  let a2_1 = z;
-  let a3_1 = z;
+  return Step(quad_all(a_col(a_base, k0 + q, row0)), ZERO_QUAD);
 #endif
 #else
 #if ${TM8}
   // Rows row0 .. row0 + 3 and row1 .. row1 + 3, two per lane: lane q loads the (2q)-th and (2q+1)-th.
   let first = select(row1 + 2u * q - 4u, row0 + 2u * q, q < 2u);
-  let m0 = a_row(a_base, first, k0);
-  let m1 = a_row(a_base, first + 1u, k0);
-  let r0 = quadBroadcast(m0, 0u);
-  let r1 = quadBroadcast(m1, 0u);
-  let r2 = quadBroadcast(m0, 1u);
-  let r3 = quadBroadcast(m1, 1u);
-  let r4 = quadBroadcast(m0, 2u);
-  let r5 = quadBroadcast(m1, 2u);
-  let r6 = quadBroadcast(m0, 3u);
-  let r7 = quadBroadcast(m1, 3u);
-  let a0_1 = vec4f(r4.x, r5.x, r6.x, r7.x);
-  let a1_1 = vec4f(r4.y, r5.y, r6.y, r7.y);
-  let a2_1 = vec4f(r4.z, r5.z, r6.z, r7.z);
-  let a3_1 = vec4f(r4.w, r5.w, r6.w, r7.w);
+  let even = quad_all(a_row(a_base, first, k0));
+  let odd = quad_all(a_row(a_base, first + 1u, k0));
+  return Step(transpose4(even.q0, odd.q0, even.q1, odd.q1), transpose4(even.q2, odd.q2, even.q3, odd.q3));
 #else
   // Rows row0 .. row0 + 3, one per lane.
-  let m0 = a_row(a_base, row0 + q, k0);
-  let r0 = quadBroadcast(m0, 0u);
-  let r1 = quadBroadcast(m0, 1u);
-  let r2 = quadBroadcast(m0, 2u);
-  let r3 = quadBroadcast(m0, 3u);
-  let a0_1 = z;
-  let a1_1 = z;
-  let a2_1 = z;
-  let a3_1 = z;
+  let r = quad_all(a_row(a_base, row0 + q, k0));
+  return Step(transpose4(r.q0, r.q1, r.q2, r.q3), ZERO_QUAD);
 #endif
-  let a0_0 = vec4f(r0.x, r1.x, r2.x, r3.x);
-  let a1_0 = vec4f(r0.y, r1.y, r2.y, r3.y);
-  let a2_0 = vec4f(r0.z, r1.z, r2.z, r3.z);
-  let a3_0 = vec4f(r0.w, r1.w, r2.w, r3.w);
 #endif
-  return AStep(a0_0, a1_0, a2_0, a3_0, a0_1, a1_1, a2_1, a3_1);
 }
 #endif
 
@@ -609,73 +555,23 @@ struct KState {
 
 // One step of four k's: opB's values for k0 .. k0 + 3, the outer products with opA's (in `a`) in
 // k order, and (COL_SUM) opA's columns added to the partial sums.
-fn k_step(st: KState, a: AStep, b_base: u32, k0: u32, col0: u32, col1: u32) -> KState {
-  let z = vec4f(0.0);
-  let a0_0 = a.a0_0;
-  let a1_0 = a.a1_0;
-  let a2_0 = a.a2_0;
-  let a3_0 = a.a3_0;
-  let a0_1 = a.a0_1;
-  let a1_1 = a.a1_1;
-  let a2_1 = a.a2_1;
-  let a3_1 = a.a3_1;
-  // opB for k0 .. k0 + 3: row j of the block's columns in bj_0 (group 0) and bj_1 (group 1).
-#if ${TRANS_B}
-  let s0 = b_col(b_base, col0, k0);
-  let s1 = b_col(b_base, col0 + 1u, k0);
-  let s2 = b_col(b_base, col0 + 2u, k0);
-  let s3 = b_col(b_base, col0 + 3u, k0);
-  let b0_0 = vec4f(s0.x, s1.x, s2.x, s3.x);
-  let b1_0 = vec4f(s0.y, s1.y, s2.y, s3.y);
-  let b2_0 = vec4f(s0.z, s1.z, s2.z, s3.z);
-  let b3_0 = vec4f(s0.w, s1.w, s2.w, s3.w);
-#if ${TN8}
-  let s4 = b_col(b_base, col1, k0);
-  let s5 = b_col(b_base, col1 + 1u, k0);
-  let s6 = b_col(b_base, col1 + 2u, k0);
-  let s7 = b_col(b_base, col1 + 3u, k0);
-  let b0_1 = vec4f(s4.x, s5.x, s6.x, s7.x);
-  let b1_1 = vec4f(s4.y, s5.y, s6.y, s7.y);
-  let b2_1 = vec4f(s4.z, s5.z, s6.z, s7.z);
-  let b3_1 = vec4f(s4.w, s5.w, s6.w, s7.w);
-#else
-  let b0_1 = z;
-  let b1_1 = z;
-  let b2_1 = z;
-  let b3_1 = z;
-#endif
-#else
-  let b0_0 = b_row(b_base, k0, col0);
-  let b1_0 = b_row(b_base, k0 + 1u, col0);
-  let b2_0 = b_row(b_base, k0 + 2u, col0);
-  let b3_0 = b_row(b_base, k0 + 3u, col0);
-#if ${TN8}
-  let b0_1 = b_row(b_base, k0, col1);
-  let b1_1 = b_row(b_base, k0 + 1u, col1);
-  let b2_1 = b_row(b_base, k0 + 2u, col1);
-  let b3_1 = b_row(b_base, k0 + 3u, col1);
-#else
-  let b0_1 = z;
-  let b1_1 = z;
-  let b2_1 = z;
-  let b3_1 = z;
-#endif
-#endif
+fn k_step(st: KState, a: Step, b_base: u32, k0: u32, col0: u32, col1: u32) -> KState {
+  let b = b_step(b_base, k0, col0, col1);
   var r = st;
-  r.acc = outer_product(r.acc, a0_0, a0_1, b0_0, b0_1);
-  r.acc = outer_product(r.acc, a1_0, a1_1, b1_0, b1_1);
-  r.acc = outer_product(r.acc, a2_0, a2_1, b2_0, b2_1);
-  r.acc = outer_product(r.acc, a3_0, a3_1, b3_0, b3_1);
+  r.acc = outer_product(r.acc, a.lo.q0, a.hi.q0, b.lo.q0, b.hi.q0);
+  r.acc = outer_product(r.acc, a.lo.q1, a.hi.q1, b.lo.q1, b.hi.q1);
+  r.acc = outer_product(r.acc, a.lo.q2, a.hi.q2, b.lo.q2, b.hi.q2);
+  r.acc = outer_product(r.acc, a.lo.q3, a.hi.q3, b.lo.q3, b.hi.q3);
 #if ${COL_SUM}
-  r.s0_0 += a0_0;
-  r.s1_0 += a1_0;
-  r.s2_0 += a2_0;
-  r.s3_0 += a3_0;
+  r.s0_0 += a.lo.q0;
+  r.s1_0 += a.lo.q1;
+  r.s2_0 += a.lo.q2;
+  r.s3_0 += a.lo.q3;
 #if ${TM8}
-  r.s0_1 += a0_1;
-  r.s1_1 += a1_1;
-  r.s2_1 += a2_1;
-  r.s3_1 += a3_1;
+  r.s0_1 += a.hi.q0;
+  r.s1_1 += a.hi.q1;
+  r.s2_1 += a.hi.q2;
+  r.s3_1 += a.hi.q3;
 #endif
 #endif
   return r;
@@ -695,18 +591,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let col0 = n0 + lid.x * 4u;
   let col1 = col0 + WG_X * 4u;
 
-  var a_outer = 0u;
-  var b_outer = 0u;
-  var rem = batch;
-  for (var d = i32(params.outer_rank) - 1; d >= 0; d--) {
-    let q = u32(d) / 4u;
-    let r = u32(d) % 4u;
-    let size = params.outer_shape[q][r];
-    let idx = rem % size;
-    rem = rem / size;
-    a_outer += idx * params.outer_a_strides[q][r];
-    b_outer += idx * params.outer_b_strides[q][r];
-  }
+  let outer = batch_offsets(batch, params.outer_rank, params.outer_shape, params.outer_a_strides, params.outer_b_strides);
 
   // Zero-initialised: the register block and the partial column sums.
   var st: KState;
@@ -721,21 +606,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   // COL_SUM (with TRANS_A: the bias gradient of a linear layer's dW): sum_k A[k][m] for the block's
   // rows, in column_sum's order when one pass covers the rows: four partial sums, the one of
   // k = j mod 4 adding A[j][m], A[j + 4][m], ... in turn, then (s0 + s1) + (s2 + s3). A[k][m] for
-  // k = k0 + j is the opA column aj_0 / aj_1 the product loads anyway (k_step adds it). The host
-  // fuses it only without batch dims.
+  // k = k0 + j is the opA column a.lo.q<j> / a.hi.q<j> the product loads anyway (k_step adds it).
+  // The host fuses it only without batch dims.
   for (var red = 0u; red < params.reduce_count; red++) {
-    var a_base = a_outer;
-    var b_base = b_outer;
-    var rrem = red;
-    for (var d = i32(params.reduce_rank) - 1; d >= 0; d--) {
-      let q = u32(d) / 4u;
-      let r = u32(d) % 4u;
-      let size = params.reduce_shape[q][r];
-      let idx = rrem % size;
-      rrem = rrem / size;
-      a_base += idx * params.reduce_a_strides[q][r];
-      b_base += idx * params.reduce_b_strides[q][r];
-    }
+    let base = outer + batch_offsets(red, params.reduce_rank, params.reduce_shape, params.reduce_a_strides, params.reduce_b_strides);
+    let a_base = base.x;
+    let b_base = base.y;
 #if ${QUAD}
     // Branch once per quad, outside the loop (SwiftShader would run both sides of a per-step branch).
     if (quad_ok) {
@@ -806,18 +682,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let batch = wid.z + params.batch_offset;
 
   // Element offsets of this output batch in A and B.
-  var a_outer = 0u;
-  var b_outer = 0u;
-  var rem = batch;
-  for (var d = i32(params.outer_rank) - 1; d >= 0; d--) {
-    let q = u32(d) / 4u;
-    let r = u32(d) % 4u;
-    let size = params.outer_shape[q][r];
-    let idx = rem % size;
-    rem = rem / size;
-    a_outer += idx * params.outer_a_strides[q][r];
-    b_outer += idx * params.outer_b_strides[q][r];
-  }
+  let outer = batch_offsets(batch, params.outer_rank, params.outer_shape, params.outer_a_strides, params.outer_b_strides);
 
   // Register block: c<row>_<group>, rows 0..3 at 4 ty.., rows 4..7 at 4 (ty + WG_Y).., vec4 column
   // group 0 at 4 tx.., group 1 at 4 (tx + WG_X)..
@@ -845,18 +710,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 #endif
 
   for (var red = 0u; red < params.reduce_count; red++) {
-    var a_base = a_outer;
-    var b_base = b_outer;
-    var rrem = red;
-    for (var d = i32(params.reduce_rank) - 1; d >= 0; d--) {
-      let q = u32(d) / 4u;
-      let r = u32(d) % 4u;
-      let size = params.reduce_shape[q][r];
-      let idx = rrem % size;
-      rrem = rrem / size;
-      a_base += idx * params.reduce_a_strides[q][r];
-      b_base += idx * params.reduce_b_strides[q][r];
-    }
+    let base = outer + batch_offsets(red, params.reduce_rank, params.reduce_shape, params.reduce_a_strides, params.reduce_b_strides);
+    let a_base = base.x;
+    let b_base = base.y;
 #if ${DOUBLE_BUFFER}
     // Step 0 goes into the first halves before the loop; each step then fills the other half.
     var a_off = 0u;

@@ -148,36 +148,10 @@ fn to_half4(v: vec4f) -> vec4<half> {
 #endif
 }
 
-// Four consecutive elements of a row-major [rows, cols] matrix at element offset `base`, from
-// (row, col) along the row; zeros past the edges.
-fn read_a(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
-  if (row >= rows || col >= cols) { return vec4f(0.0); }
-#if ${A_VEC4}
-  // cols and base are multiples of 4, and so is col: the vec4 lies wholly inside the row.
-  return a[(base + row * cols + col) / 4u];
-#else
-  let i = base + row * cols + col;
-  var v = vec4f(a[i], 0.0, 0.0, 0.0);
-  if (col + 1u < cols) { v.y = a[i + 1u]; }
-  if (col + 2u < cols) { v.z = a[i + 2u]; }
-  if (col + 3u < cols) { v.w = a[i + 3u]; }
-  return v;
-#endif
-}
-
-fn read_b(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
-  if (row >= rows || col >= cols) { return vec4f(0.0); }
-#if ${B_VEC4}
-  return b[(base + row * cols + col) / 4u];
-#else
-  let i = base + row * cols + col;
-  var v = vec4f(b[i], 0.0, 0.0, 0.0);
-  if (col + 1u < cols) { v.y = b[i + 1u]; }
-  if (col + 2u < cols) { v.z = b[i + 2u]; }
-  if (col + 3u < cols) { v.w = b[i + 3u]; }
-  return v;
-#endif
-}
+// load_a / load_b: four consecutive elements of A / B along its contiguous dimension, zeros past
+// the edges (tile_load.wgsl, shared with matmul.wgsl).
+${LOAD_A}
+${LOAD_B}
 
 // Reads the tiles of step k0 into a_next / b_next, rounding to f16.
 fn fetch(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
@@ -188,9 +162,9 @@ fn fetch(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
     var v = vec4f(0.0);
     if (q < A_QUADS) {
 #if ${TRANS_A}
-      v = read_a(a_base, k0 + r, m0 + cc, params.K, params.M);
+      v = load_a(a_base, k0 + r, m0 + cc, params.K, params.M);
 #else
-      v = read_a(a_base, m0 + r, k0 + cc, params.M, params.K);
+      v = load_a(a_base, m0 + r, k0 + cc, params.M, params.K);
 #endif
     }
     a_next[l] = to_half4(v);
@@ -202,9 +176,9 @@ fn fetch(tid: u32, a_base: u32, b_base: u32, m0: u32, n0: u32, k0: u32) {
     var v = vec4f(0.0);
     if (q < B_QUADS) {
 #if ${TRANS_B}
-      v = read_b(b_base, n0 + r, k0 + cc, params.N, params.K);
+      v = load_b(b_base, n0 + r, k0 + cc, params.N, params.K);
 #else
-      v = read_b(b_base, k0 + r, n0 + cc, params.K, params.N);
+      v = load_b(b_base, k0 + r, n0 + cc, params.K, params.N);
 #endif
     }
     b_next[l] = to_half4(v);

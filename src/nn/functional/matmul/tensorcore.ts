@@ -1,5 +1,5 @@
 /**
- * Tensor-core matrix multiplication (shaders/matmul_subgroup_matrix.wgsl) through Dawn's
+ * Tensor-core matrix multiplication (matmul_subgroup_matrix.wgsl, beside this file) through Dawn's
  * experimental `chromium-experimental-subgroup-matrix` feature: f32 tensors in and out, operands
  * rounded to f16 on their way into workgroup memory, f32 accumulation ("medium" precision).
  *
@@ -14,14 +14,19 @@
  * `runTensorCoreMatmul` is the primitive (no autograd, batch strides, stored layouts) for callers
  * that already checked their shapes, e.g. the main matmul choosing this path.
  */
-import subgroupMatrixSrc from '../../../shaders/matmul_subgroup_matrix.wgsl';
-import { engine, isInitialized } from '../../runtime/engine.js';
-import { defineKernel, preprocess, type Defines } from '../../runtime/kernel.js';
-import { record } from '../../runtime/autograd.js';
-import { shapeSize, Tensor, type Shape } from '../../runtime/tensor.js';
-import { assertFloat, assertLive, Params } from './util.js';
+import subgroupMatrixSrc from './matmul_subgroup_matrix.wgsl';
+import tileLoadSrc from './tile_load.wgsl';
+import { engine, isInitialized } from '../../../runtime/engine.js';
+import { defineKernel, preprocess, snippet, type Defines } from '../../../runtime/kernel.js';
+import { record } from '../../../runtime/autograd.js';
+import { Params } from '../../../runtime/params.js';
+import { shapeSize, Tensor, type Shape } from '../../../runtime/tensor.js';
+import { assertFloat, assertLive } from '../util.js';
 
-const KERNEL = defineKernel('matmul_subgroup_matrix', subgroupMatrixSrc);
+const KERNEL = defineKernel('matmul_subgroup_matrix', subgroupMatrixSrc, {
+  LOAD_A: snippet('tile_load.wgsl', tileLoadSrc, { OPERAND: 'a', OPERAND_VEC4: '${A_VEC4}' }),
+  LOAD_B: snippet('tile_load.wgsl', tileLoadSrc, { OPERAND: 'b', OPERAND_VEC4: '${B_VEC4}' }),
+}, 'src/nn/functional/matmul/matmul_subgroup_matrix.wgsl');
 
 /** The WebGPU feature behind WGSL's `chromium_experimental_subgroup_matrix`. */
 export const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
@@ -384,13 +389,13 @@ export function runTensorCoreMatmul(spec: TensorCoreSpec): Tensor {
     for (let y0 = 0; y0 < rowTiles; y0 += maxGroups) {
       for (let x0 = 0; x0 < colTiles; x0 += maxGroups) {
         const params = new Params()
-          .u32(M).u32(N).u32(K).u32(z0)
-          .u32(spec.aBatchStride).u32(spec.bBatchStride).u32(y0).u32(x0);
+          .u32('M', M).u32('N', N).u32('K', K).u32('batch_offset', z0)
+          .u32('a_batch_stride', spec.aBatchStride).u32('b_batch_stride', spec.bBatchStride).u32('row_tile_offset', y0).u32('col_tile_offset', x0);
         e.dispatch({
           kernel: KERNEL,
           defines,
           buffers,
-          uniforms: params.bytes(),
+          uniforms: params,
           workgroups: [Math.min(maxGroups, colTiles - x0), Math.min(maxGroups, rowTiles - y0), Math.min(maxGroups, batch - z0)],
         });
       }
