@@ -1,0 +1,126 @@
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * wgtrain's core, what `torch` and `torch.nn.functional` hold in PyTorch: the device, tensors and
+ * their creation, every differentiable op, autograd, memory scopes, and the speed / precision
+ * switches. The package root (`wgtrain`) re-exports all of it.
+ *
+ * Curated: only names a user calls or types they write; test switches and kernel internals stay in
+ * their modules. Every name comes through a barrel (`nn/functional/index.js`, ...), not a file path,
+ * so moving a file inside src/ does not change this list.
+ */
+
+// Device and engine
+export {
+  init,
+  shutdown,
+  isInitialized,
+  adapterReport,
+  flush,
+  memoryStats,
+  engine,
+  setCheckedMode,
+  checkedMode,
+} from '../runtime/engine.js';
+export { WebGPUUnavailableError, type InitOptions, type AdapterReport } from '../runtime/device.js';
+export type { MemoryStats } from '../runtime/pool.js';
+
+// Tensors
+export { Tensor, liveTensorCount, type DType, type Shape } from '../runtime/tensor.js';
+export { tidy, keep } from '../runtime/scope.js';
+export { noGrad, isGradEnabled, type BackwardOptions } from '../runtime/autograd.js';
+
+export {
+  // creation
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  zerosLike,
+  onesLike,
+  randn,
+  rand,
+  Rng,
+  type CreateOptions,
+  type RandomOptions,
+  // element-wise
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  exp,
+  log,
+  sqrt,
+  pow,
+  relu,
+  gelu,
+  tanh,
+  sigmoid,
+  affine,
+  where,
+  maskedFill,
+  type GeluOptions,
+  // matmul and linear
+  matmul,
+  linear,
+  type Activation,
+  type LinearOptions,
+  type MatmulOptions,
+  // dropout
+  dropout,
+  seedDropout,
+  dropoutState,
+  setDropoutState,
+  dropoutDrawCount,
+  DEFAULT_DROPOUT_SEED,
+  type DropoutOptions,
+  type DropoutGeneratorState,
+  // reductions
+  sum,
+  mean,
+  max,
+  argmax,
+  sumSquares,
+  dot,
+  sumToShape,
+  // softmax, losses, normalisation
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  type CrossEntropyOptions,
+  layerNorm,
+  // shapes
+  reshape,
+  flatten,
+  squeeze,
+  unsqueeze,
+  expand,
+  transpose,
+  permute,
+  slice,
+  concat,
+  indexSelect,
+  // speed and precision
+  autotune,
+  configureAutotune,
+  autotuneEnabled,
+  type AutotuneConfig,
+  type TuneResult,
+  autotuneMatmul,
+  matmulChoice,
+  type AutotuneMatmulOptions,
+  type MatmulChoice,
+  type MatmulProblem,
+  type MatmulTuneResult,
+  autotuneDropout,
+  dropoutChoice,
+  setFloat32MatmulPrecision,
+  getFloat32MatmulPrecision,
+  type Float32MatmulPrecision,
+  tensorCoreMatmul,
+  canUseTensorCoreMatmul,
+  subgroupMatrixSupport,
+  type SubgroupMatrixSupport,
+  type TensorCoreMatmulOptions,
+} from '../nn/functional/index.js';
