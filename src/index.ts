@@ -1,4 +1,5 @@
 /// <reference types="@webgpu/types" preserve="true" />
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * wgtrain: a WebGPU training engine. `await init()`, then build tensors and differentiate.
  *

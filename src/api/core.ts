@@ -1,13 +1,18 @@
 /// <reference types="@webgpu/types" preserve="true" />
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * wgtrain's core, what `torch` and `torch.nn.functional` hold in PyTorch: the device, tensors and
  * their creation, every differentiable op, autograd, memory scopes, and the speed / precision
- * switches. The package root (`wgtrain`) re-exports all of it.
+ * switches. The package root (`wgtrain`) exports all of it, and the groups of `wgtrain/nn`,
+ * `wgtrain/optim` and `wgtrain/lab` as well.
  *
- * Curated: only names a user calls or types they write; test switches and kernel internals stay in
- * their modules. Every name comes through a barrel (`nn/functional/index.js`, ...), not a file path,
- * so moving a file inside src/ does not change this list.
+ * @module wgtrain
  */
+
+// Curated (src/api/*.ts): names a user calls and the types they write or read; test switches and
+// kernel internals stay in their modules. Names come through the barrels (nn/functional/index.js,
+// nn/index.js, lab/index.js) where there is one, so moving a file inside src/ seldom changes these
+// lists; a name that disappears fails tsc here.
 
 // Device and engine
 export {
@@ -20,13 +25,15 @@ export {
   engine,
   setCheckedMode,
   checkedMode,
+  type Engine,
 } from '../runtime/engine.js';
 export { WebGPUUnavailableError, type InitOptions, type AdapterReport } from '../runtime/device.js';
 export type { MemoryStats } from '../runtime/pool.js';
 
 // Tensors
 export { Tensor, liveTensorCount, type DType, type Shape } from '../runtime/tensor.js';
-export { tidy, keep } from '../runtime/scope.js';
+export { tidy, keep, type Disposable } from '../runtime/scope.js';
+export type { Timer, TuneRecord } from '../runtime/autotune.js';
 export { noGrad, isGradEnabled, type BackwardOptions } from '../runtime/autograd.js';
 
 export {
@@ -113,8 +120,11 @@ export {
   type MatmulChoice,
   type MatmulProblem,
   type MatmulTuneResult,
+  type MatmulVariant,
+  type TileConfig,
   autotuneDropout,
   dropoutChoice,
+  type DropoutLaunch,
   setFloat32MatmulPrecision,
   getFloat32MatmulPrecision,
   type Float32MatmulPrecision,

@@ -1,10 +1,13 @@
 /// <reference types="@webgpu/types" preserve="true" />
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * `wgtrain/lab`: what the experiments are built from. Datasets (IDX / Fashion-MNIST readers,
  * seeded synthetic images, GPU-resident datasets with a resumable order and GPU augmentation), the
  * `Trainer`, checkpoints and the paper's gradient analyses. Functions that read files
  * (`loadIdxFile`, `loadFashionMnist`, `readCheckpointFile`, ...) need Node; they load node:fs only
  * when called, so a browser bundle that imports this entry still builds.
+ *
+ * @module wgtrain/lab
  */
 export {
   // data
@@ -82,3 +85,4 @@ export {
   type FullGradientOptions,
   type DirectionStats,
 } from '../lab/index.js';
+export type { MetricPoint } from '../lab/experiment/types.js';

@@ -1,7 +1,10 @@
 /// <reference types="@webgpu/types" preserve="true" />
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * `wgtrain/nn`, PyTorch's `torch.nn` and `torch.nn.init`: Module and Parameter, the layers, the
  * models of the lab (MLP, ViT, MLP-Mixer), weight initialisation, metrics and safetensors files.
+ *
+ * @module wgtrain/nn
  */
 export {
   // modules
@@ -29,6 +32,7 @@ export {
   type MlpActivation,
   type BlockOptions,
   type PatchEmbedOptions,
+  type PatchGrid,
   // models
   Classifier,
   MLP,

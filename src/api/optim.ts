@@ -1,8 +1,11 @@
 /// <reference types="@webgpu/types" preserve="true" />
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * `wgtrain/optim`, PyTorch's `torch.optim` and its schedulers: the fused AdamW and SGD kernels,
  * and the learning-rate and drop-rate schedules of the paper (none / standard / early / late,
  * constant / linear).
+ *
+ * @module wgtrain/optim
  */
 export {
   Optimizer,
