@@ -22,7 +22,9 @@
  * Bundled by scripts/build-node.mjs into dist-node/lab.mjs (only `webgpu` external, so it also runs
  * on a GPU server through the kit of scripts/gpu-kit.sh); the browser part is a separate bundle,
  * dist-node/lab-browser.mjs, loaded only with --browser, so puppeteer and Vite stay out of this one.
- * `--jobs` forks this same module as its workers.
+ * `--jobs` forks this same module as its workers. The npm package ships the same bundle as
+ * lib/cli/lab.mjs (scripts/build-lib.mjs), run by `wgtrain lab` (src/cli/wgtrain.ts), without the
+ * browser part.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
