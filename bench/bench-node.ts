@@ -13,6 +13,32 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+const HELP = `Usage: ${process.env.WGTRAIN_BENCH_COMMAND || 'npm run bench:node --'} [--help]
+
+Times wgtrain beside TensorFlow.js's WebGPU backend on the same adapter (Node + Dawn): matmul
+(square and training-shaped), dropout, and whole training steps; prints the tables and writes them
+as JSON to bench/results (WGTRAIN_BENCH_OUT).
+
+Environment:
+  WGTRAIN_BENCH_MATMUL="256,1024"      square matmul sizes ("none": skip)
+  WGTRAIN_BENCH_DROPOUT="2^20"         dropout element counts ("none": skip)
+  WGTRAIN_BENCH_SHAPES=none            skip the training-shaped products
+  WGTRAIN_BENCH_TRAIN="mlp,vit:depth=4"  training-step models ("none": skip)
+  WGTRAIN_BENCH_REPEATS=N              repeats of the kernel rows
+  WGTRAIN_BENCH_OUT=DIR                results folder (default bench/results)
+  WGTRAIN_DAWN_FLAGS="..."             Dawn flags (default: allow_unsafe_apis, f16 on NVIDIA)
+  VK_ICD_FILENAMES / VK_DRIVER_FILES   the Vulkan driver (default: Chromium's SwiftShader if installed)
+`;
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (args.length) {
+  console.error(`bench: unknown arguments ${args.join(' ')}; the sizes are set by environment variables (--help)`);
+  process.exit(2);
+}
+
 const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(swiftshader)) {
   process.env.VK_ICD_FILENAMES = swiftshader;

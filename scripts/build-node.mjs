@@ -12,6 +12,7 @@
 import { build } from 'esbuild';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBundleOptions } from './node-bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_ENTRIES = [{ entry: 'bench/bench-node.ts', name: 'bench' }];
@@ -35,22 +36,6 @@ function parseArgs(argv) {
 const { entries, externalPackages } = parseArgs(process.argv.slice(2));
 for (const { entry, name } of entries) {
   const outfile = join(root, 'dist-node', `${name}.mjs`);
-  await build({
-    entryPoints: [resolve(root, entry)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['webgpu'],
-    packages: externalPackages ? 'external' : undefined,
-    // ESM builds first (esbuild's Node default is main, then module): tfjs-core's CommonJS bundle
-    // leaves out its gradients, which only the ESM build's dist/register_all_gradients registers.
-    mainFields: ['module', 'main'],
-    loader: { '.wgsl': 'text' },
-    // CommonJS dependencies (tfjs-core's Node platform code) call require(); ESM output has none.
-    banner: { js: "import { createRequire as __wgtrainCreateRequire } from 'node:module'; const require = __wgtrainCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
+  await build(nodeBundleOptions({ entry: resolve(root, entry), outfile, externalPackages }));
   console.error(`build-node: ${entry} -> ${outfile.slice(root.length + 1)}`);
 }

@@ -1,3 +1,5 @@
+/// <reference types="@webgpu/types" preserve="true" />
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * wgtrain: a WebGPU training engine. `await init()`, then build tensors and differentiate.
  *
@@ -5,15 +7,11 @@
  *   const loss = x.matmul(w).relu().dropout(0.1, { seed: 7 }).logSoftmax(-1).mean();
  *   loss.backward();
  *   const g = await w.grad!.toArray();
+ *
+ * The package root holds the whole public API, in the groups of src/api/ (also importable on
+ * their own: `wgtrain/nn`, `wgtrain/optim`, `wgtrain/lab`).
  */
-export { init, shutdown, flush, memoryStats, adapterReport, isInitialized, engine, setCheckedMode, checkedMode } from './runtime/engine.js';
-export type { InitOptions, AdapterReport } from './runtime/device.js';
-export { WebGPUUnavailableError } from './runtime/device.js';
-export type { MemoryStats } from './runtime/pool.js';
-export { Tensor, liveTensorCount, type DType, type Shape } from './runtime/tensor.js';
-export { tidy, keep } from './runtime/scope.js';
-export { noGrad, isGradEnabled, type BackwardOptions } from './runtime/autograd.js';
-export { Generator, defaultGenerator, DEFAULT_SEED, type GeneratorState } from './runtime/generator.js';
-export * from './nn/functional/index.js';
-export * from './nn/index.js';
-export * from './lab/index.js';
+export * from './api/core.js';
+export * from './api/nn.js';
+export * from './api/optim.js';
+export * from './api/lab.js';

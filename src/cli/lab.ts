@@ -22,7 +22,9 @@
  * Bundled by scripts/build-node.mjs into dist-node/lab.mjs (only `webgpu` external, so it also runs
  * on a GPU server through the kit of scripts/gpu-kit.sh); the browser part is a separate bundle,
  * dist-node/lab-browser.mjs, loaded only with --browser, so puppeteer and Vite stay out of this one.
- * `--jobs` forks this same module as its workers.
+ * `--jobs` forks this same module as its workers. The npm package ships the same bundle as
+ * lib/cli/lab.mjs (scripts/build-lib.mjs), run by `wgtrain lab` (src/cli/wgtrain.ts), without the
+ * browser part.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,6 +68,12 @@ interface CliOptions {
   /** Internal: this process is worker K/N of a --jobs parent (IPC progress, no report). */
   worker?: Shard;
 }
+
+/**
+ * How the user started this program, for help and hints: `npm run lab --` in the repository,
+ * `wgtrain lab` from the installed package (whose dispatcher, src/cli/wgtrain.ts, sets the variable).
+ */
+const COMMAND = process.env.WGTRAIN_LAB_COMMAND || 'npm run lab --';
 
 /** Exit status of --merge when runs of the plan are missing (the report is still written). */
 const EXIT_INCOMPLETE = 3;
@@ -116,7 +124,7 @@ const positiveInt = (flag: string) => arg((v) => {
 
 function parseArgs(argv: string[]): CliOptions {
   const program = new Command()
-    .name('npm run lab --')
+    .name(COMMAND)
     .description('Runs an experiment of the early-dropout lab headless and writes results and a report.')
     .option('-p, --preset <name>', `experiment preset (${PRESET_NAMES.join(', ')})`)
     .option('-s, --spec <file>', 'experiment spec JSON file, instead of a preset')
@@ -298,7 +306,8 @@ async function runInBrowserMode(spec: ExperimentSpec, o: CliOptions, outDir: str
   const bundled = import.meta.url.endsWith('.mjs');
   const url = new URL(bundled ? './lab-browser.mjs' : './lab-browser.ts', import.meta.url);
   if (bundled && !existsSync(url)) {
-    throw new Error(`--browser needs ${url.pathname}: build it with 'node scripts/build-node.mjs src/cli/lab-browser.ts --external-packages' (npm run lab does)`);
+    // The installed package has no lab-browser.mjs: the page is served by Vite from the sources.
+    throw new Error(`--browser needs ${url.pathname}, which runs the lab page from a clone of the repository: build it with 'node scripts/build-node.mjs src/cli/lab-browser.ts --external-packages' (npm run lab does)`);
   }
   const mod = (await import(/* @vite-ignore */ url.href)) as typeof import('./lab-browser.js');
   const r = await mod.runInBrowser({ spec, outDir, quick: !!o.quick, checkpointEvery: o.checkpointEvery, onProgress: (p) => progress.update(p), log: (l) => progress.log(l), signal });
@@ -514,7 +523,7 @@ async function main(argv: string[]): Promise<number> {
   const results = await folderResults(outDir, ranSpec);
   const total = ranSpec.seeds.length * ranSpec.arms.length * (ranSpec.cells?.length ?? 1);
   if (o.shard) {
-    console.error(`lab: shard ${formatShard(o.shard)}: ${results.length} runs in ${outDir}; merge the shards' folders with: npm run lab -- --merge DIR... --out ${base}`);
+    console.error(`lab: shard ${formatShard(o.shard)}: ${results.length} runs in ${outDir}; merge the shards' folders with: ${COMMAND} --merge DIR... --out ${base}`);
   } else {
     const complete = results.length === total && !stopped && !failedWorkers;
     const what = complete ? 'report' : `partial report, ${results.length} of ${total} runs${part ? ` (part ${formatShard(part)} of the preset; run the other parts into the same folder)` : ''}`;
@@ -529,7 +538,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof UsageError) console.error(`lab: ${e.message} (npm run lab -- --help)`);
+    if (e instanceof UsageError) console.error(`lab: ${e.message} (${COMMAND} --help)`);
     else console.error(`lab failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.exitCode = 1;
   },
