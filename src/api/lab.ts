@@ -4,7 +4,7 @@
  * `wgtrain/lab`: what the experiments are built from. Datasets (IDX / Fashion-MNIST readers,
  * seeded synthetic images, GPU-resident datasets with a resumable order and GPU augmentation), the
  * `Trainer`, checkpoints and the paper's gradient analyses. Functions that read files
- * (`loadIdxFile`, `loadFashionMnist`, `readCheckpointFile`, ...) need Node; they load node:fs only
+ * (`loadIdxFile`, `loadFashionMnist`, ...) need Node; they load node:fs only
  * when called, so a browser bundle that imports this entry still builds.
  *
  * @module wgtrain/lab
