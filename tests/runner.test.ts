@@ -7,13 +7,10 @@
  * the plan (`--part`, `--shard`, `--jobs` workers) run into one folder or into several merged
  * ones give the uninterrupted results too.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { build } from 'esbuild';
 import { flattenParams } from '../src/lab/analysis.js';
 import { buildModel, buildRun, DataCache } from '../src/lab/experiment/build.js';
 import { parameterCount } from '../src/lab/experiment/cost.js';
@@ -22,10 +19,10 @@ import { AbortError, planRuns, runExperiment, runFiles, RESULTS_FILE, SPEC_FILE,
 import { metricSteps, resolveCells, validateSpec } from '../src/lab/experiment/spec.js';
 import type { ExperimentSpec, ModelSpec, RunResult } from '../src/lab/experiment/types.js';
 import { useGpu } from './helpers/gpu.js';
+import { runChildUntilKilled } from './helpers/kill-child.js';
 
 useGpu();
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TMP = mkdtempSync(join(tmpdir(), 'wgtrain-runner-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 let dirCount = 0;
@@ -264,50 +261,13 @@ describe('runExperiment', () => {
 
   test('a SIGKILLed process: the re-run finishes with identical results', async () => {
     const dir = newDir();
-    mkdirSync(join(ROOT, 'dist-node'), { recursive: true });
-    const bundle = join(ROOT, 'dist-node', `runner-child-test-${process.pid}.mjs`);
-    await build({
-      entryPoints: [join(ROOT, 'tests/helpers/runner-child.ts')],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      external: ['webgpu'],
-      loader: { '.wgsl': 'text' },
-      logLevel: 'warning',
-    });
-    const specFile = join(TMP, 'tiny-spec.json');
-    writeFileSync(specFile, JSON.stringify(tinySpec()));
-    try {
-      const killedAt = await new Promise<string>((resolvePromise, reject) => {
-        const child = spawn(process.execPath, [bundle, specFile, dir, '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        let killed = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          // Second run (one finished), past its step-4 checkpoint: kill without warning.
-          const m = [...out.matchAll(/^step 1 (\d+)$/gm)].find((x) => Number(x[1]) >= 6);
-          if (m && !killed) {
-            killed = m[0];
-            child.kill('SIGKILL');
-          }
-        });
-        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-        child.on('exit', (code, signal) => {
-          if (signal === 'SIGKILL') resolvePromise(killed);
-          else reject(new Error(`the child was not killed (exit ${code}):\n${out}\n${err}`));
-        });
-      });
-      expect(killedAt).toMatch(/^step 1 \d+$/);
-      expect(readLines(join(dir, RESULTS_FILE)).length).toBe(1);
-      const { results, trained } = await runExperiment(tinySpec(), { outDir: dir, checkpointEvery: 4 });
-      expect(trained).toBe(3);
-      await expectSameAsUninterrupted(dir, results);
-    } finally {
-      rmSync(bundle, { force: true });
-    }
+    // Second run (one finished), past its step-4 checkpoint: kill without warning.
+    const killedAt = await runChildUntilKilled('runner-child-test', tinySpec(), dir, 4, { runsDone: 1, fromStep: 6 });
+    expect(killedAt).toMatch(/^step 1 \d+$/);
+    expect(readLines(join(dir, RESULTS_FILE)).length).toBe(1);
+    const { results, trained } = await runExperiment(tinySpec(), { outDir: dir, checkpointEvery: 4 });
+    expect(trained).toBe(3);
+    await expectSameAsUninterrupted(dir, results);
   });
 });
 
