@@ -17,6 +17,7 @@ import { nodeStore } from '../src/lab/experiment/store.js';
 import type { ExperimentSpec, RunResult } from '../src/lab/experiment/types.js';
 import { useGpu } from './helpers/gpu.js';
 import { runChildUntilKilled } from './helpers/kill-child.js';
+import { EARLY_DROPOUT, tinySpec } from './helpers/specs.js';
 
 useGpu();
 
@@ -33,24 +34,14 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 /** 2 seeds × 1 arm of an MLP on 8×8 synthetic images: 6 steps per epoch, 12 per run, metrics at 0, 3, 6, 9, 11. */
-function spec(): ExperimentSpec {
-  return validateSpec({
-    name: 'torn',
-    model: { kind: 'mlp', hiddenSizes: [8] },
-    data: { kind: 'synthetic', trainSize: 48, testSize: 16, imageSize: 8, seed: 1 },
-    arms: [{ name: 'early', regularizer: 'dropout', mode: 'early', p: 0.2, shape: 'linear', cutoffEpochs: 1 }],
-    seeds: [1, 2],
-    epochs: 2,
-    batchSize: 8,
-    lr: 1e-2,
-    minLr: 1e-5,
-    weightDecay: 0.05,
-    warmupEpochs: 1,
-    labelSmoothing: 0.1,
-    metrics: { denseEvery: 3, denseUntil: 0, every: 3, numBatches: 2 },
-    curveEvery: 1,
-  });
-}
+const spec = (): ExperimentSpec => tinySpec({
+  name: 'torn',
+  model: { kind: 'mlp', hiddenSizes: [8] },
+  data: { kind: 'synthetic', trainSize: 48, testSize: 16, imageSize: 8, seed: 1 },
+  arms: [EARLY_DROPOUT],
+  epochs: 2,
+  metrics: { denseEvery: 3, denseUntil: 0, every: 3, numBatches: 2 },
+});
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
 const comparable = ({ seconds, adapter, ...rest }: RunResult) => rest;

@@ -20,6 +20,7 @@ import { metricSteps, resolveCells, validateSpec } from '../src/lab/experiment/s
 import type { ExperimentSpec, ModelSpec, RunResult } from '../src/lab/experiment/types.js';
 import { useGpu } from './helpers/gpu.js';
 import { runChildUntilKilled } from './helpers/kill-child.js';
+import { NO_DROPOUT, tinySpec } from './helpers/specs.js';
 
 useGpu();
 
@@ -27,29 +28,6 @@ const TMP = mkdtempSync(join(tmpdir(), 'wgtrain-runner-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 let dirCount = 0;
 const newDir = () => join(TMP, `out${dirCount++}`);
-
-/** 2 seeds × 2 arms of an MLP on 8×8 synthetic images: 6 steps per epoch, 18 per run, 7 metric points. */
-function tinySpec(): ExperimentSpec {
-  return validateSpec({
-    name: 'tiny',
-    model: { kind: 'mlp', hiddenSizes: [16] },
-    data: { kind: 'synthetic', trainSize: 48, testSize: 32, imageSize: 8, seed: 1 },
-    arms: [
-      { name: 'none', regularizer: 'dropout', mode: 'none' },
-      { name: 'early', regularizer: 'dropout', mode: 'early', p: 0.2, shape: 'linear', cutoffEpochs: 1 },
-    ],
-    seeds: [1, 2],
-    epochs: 3,
-    batchSize: 8,
-    lr: 1e-2,
-    minLr: 1e-5,
-    weightDecay: 0.05,
-    warmupEpochs: 1,
-    labelSmoothing: 0.1,
-    metrics: { denseEvery: 2, denseUntil: 6, every: 5, numBatches: 3 },
-    curveEvery: 1,
-  });
-}
 
 const readLines = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 
@@ -88,11 +66,10 @@ async function expectSameAsUninterrupted(dir: string, results: RunResult[]): Pro
 
 describe('pairing', () => {
   test('same seed: same initial weights and first batches in every arm; another seed differs', async () => {
-    const spec = validateSpec({
-      ...tinySpec(),
+    const spec = tinySpec({
       model: { kind: 'vit', patchSize: 4, dim: 8, depth: 2, numHeads: 2 },
       arms: [
-        { name: 'none', regularizer: 'dropout', mode: 'none' },
+        NO_DROPOUT,
         { name: 'standard', regularizer: 'dropout', mode: 'standard', p: 0.3 },
         { name: 'late', regularizer: 'dropout', mode: 'late', p: 0.1, cutoffEpochs: 2 },
         { name: 'early-sd', regularizer: 'stochastic-depth', mode: 'early', p: 0.5, shape: 'linear', cutoffEpochs: 1 },
