@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { crossEntropy, liveTensorCount, setCheckedMode, tensor, tidy, type CrossEntropyOptions } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
+import { lengthOf, onPath } from './helpers/rows.js';
 import { expectClose, f32, numericGrad, randomArray, randomInts, weightedSum } from './helpers/check.js';
-import { forceRowPath, shortRowMaxLen, type RowPath } from '../src/nn/functional/rows.js';
+import { shortRowMaxLen, type RowPath } from '../src/nn/functional/rows.js';
 
 useGpu();
 
@@ -163,22 +164,6 @@ describe('crossEntropy backward', () => {
     expect(liveTensorCount()).toBe(before);
   });
 });
-
-/** Runs `fn` with the row kernels forced onto `path` (null: chosen by row length, as in use). */
-async function onPath<T>(path: RowPath | null, fn: () => Promise<T>): Promise<T> {
-  forceRowPath(path);
-  try {
-    return await fn();
-  } finally {
-    forceRowPath(null);
-  }
-}
-
-/**
- * Row lengths around the short-path threshold T (which depends on the adapter, so it is read once
- * the device is up): a case gives a length, or dT for T + dT.
- */
-const lengthOf = (c: { len?: number; dT?: number }): number => (c.dT !== undefined ? shortRowMaxLen() + c.dT : c.len!);
 
 describe('crossEntropy short and long row paths', () => {
   test.each([null, 'short', 'long'] as const)('forward, path %s: classes around the threshold, odd row counts', async (path) => {

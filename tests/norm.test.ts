@@ -1,28 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { layerNorm, liveTensorCount, tensor, tidy, type Tensor } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
+import { lengthOf, onPath } from './helpers/rows.js';
+import { layerNormRef } from './reference/nn.js';
 import { expectClose, f32, numericGrad, randomArray, weightedSum } from './helpers/check.js';
-import { forceRowPath, shortRowMaxLen, type RowPath } from '../src/nn/functional/rows.js';
+import { shortRowMaxLen, type RowPath } from '../src/nn/functional/rows.js';
 
 useGpu();
-
-/** float64 layer_norm over the last dimension d; weight / bias null for the plain normalisation. */
-function refLayerNorm(x: ArrayLike<number>, d: number, w: ArrayLike<number> | null, b: ArrayLike<number> | null, eps: number): Float64Array {
-  const rows = x.length / d;
-  const y = new Float64Array(x.length);
-  for (let r = 0; r < rows; r++) {
-    let mean = 0;
-    for (let k = 0; k < d; k++) mean += x[r * d + k];
-    mean /= d;
-    let v = 0;
-    for (let k = 0; k < d; k++) v += (x[r * d + k] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(v / d + eps);
-    for (let k = 0; k < d; k++) {
-      y[r * d + k] = (x[r * d + k] - mean) * rstd * (w ? w[k] : 1) + (b ? b[k] : 0);
-    }
-  }
-  return y;
-}
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -47,7 +31,7 @@ describe('layerNorm forward', () => {
         const w = f32(randomArray(d, seed++, 0.5, 1.5));
         const b = f32(randomArray(d, seed++, -1, 1));
         const got = await runForward(x, [rows, d], w, b);
-        expectClose(got, refLayerNorm(x, d, w, b, 1e-5), { what: `[${rows}, ${d}]` });
+        expectClose(got, layerNormRef(x, d, w, b, 1e-5), { what: `[${rows}, ${d}]` });
       }
     }
   });
@@ -60,7 +44,7 @@ describe('layerNorm forward', () => {
     for (const [pw, pb] of [[null, null], [w, null], [null, b], [w, b]] as const) {
       for (const eps of [1e-5, 0.1]) {
         const got = await runForward(x, shape, pw, pb, eps);
-        expectClose(got, refLayerNorm(x, 17, pw, pb, eps), { what: `weight ${!!pw} bias ${!!pb} eps ${eps}` });
+        expectClose(got, layerNormRef(x, 17, pw, pb, eps), { what: `weight ${!!pw} bias ${!!pb} eps ${eps}` });
       }
     }
   });
@@ -70,7 +54,7 @@ describe('layerNorm forward', () => {
       const x = f32(randomArray(3 * d, 60 + d, -2, 2));
       const w = f32(randomArray(d, 61, 0.5, 1.5));
       const got = await runForward(x, [3, d], w, null);
-      expectClose(got, refLayerNorm(x, d, w, null, 1e-5), { what: `d=${d}` });
+      expectClose(got, layerNormRef(x, d, w, null, 1e-5), { what: `d=${d}` });
     }
   });
 
@@ -80,7 +64,7 @@ describe('layerNorm forward', () => {
     const got = await runForward(x, [rows, d], null, null);
     // Inputs near 1000 carry f32 spacing 6e-5, so the mean is known to about that; relative to
     // the unit spread this bounds the error of y near 1e-4 (a one-pass E[x^2]-E[x]^2 would be off by O(1)).
-    expectClose(got, refLayerNorm(x, d, null, null, 1e-5), { rtol: 1e-4, atol: 1e-4 });
+    expectClose(got, layerNormRef(x, d, null, null, 1e-5), { rtol: 1e-4, atol: 1e-4 });
   });
 
   test('an empty batch gives an empty output', async () => {
@@ -124,7 +108,7 @@ describe('layerNorm backward', () => {
 
     const inputs = [Float64Array.from(xData), Float64Array.from(wData), Float64Array.from(bData)];
     const [gx, gw, gb] = numericGrad(
-      ([xs, ws, bs]) => weightedSum(refLayerNorm(xs, d, weight ? ws : null, bias ? bs : null, 1e-5), gData),
+      ([xs, ws, bs]) => weightedSum(layerNormRef(xs, d, weight ? ws : null, bias ? bs : null, 1e-5), gData),
       inputs,
     );
     expectClose(await x.grad!.toArray(), gx, { rtol: 1e-4, atol: 1e-5, what: 'dx' });
@@ -143,7 +127,7 @@ describe('layerNorm backward', () => {
     const gData = f32(randomArray(rows * d, 93, -1, 1));
     layerNorm(x, w, b).backward({ grad: tensor(gData, [rows, d]) });
     expect(x.grad).toBeNull();
-    const [, gw, gb] = numericGrad(([xs, ws, bs]) => weightedSum(refLayerNorm(xs, d, ws, bs, 1e-5), gData), [Float64Array.from(xData), Float64Array.from(wData), Float64Array.from(bData)]);
+    const [, gw, gb] = numericGrad(([xs, ws, bs]) => weightedSum(layerNormRef(xs, d, ws, bs, 1e-5), gData), [Float64Array.from(xData), Float64Array.from(wData), Float64Array.from(bData)]);
     expectClose(await w.grad!.toArray(), gw, { rtol: 1e-4, atol: 1e-5, what: 'dweight' });
     expectClose(await b.grad!.toArray(), gb, { rtol: 1e-4, atol: 1e-5, what: 'dbias' });
   });
@@ -174,22 +158,6 @@ describe('layerNorm backward', () => {
   });
 });
 
-/** Runs `fn` with the row kernels forced onto `path` (null: chosen by row length, as in use). */
-async function onPath<T>(path: RowPath | null, fn: () => Promise<T>): Promise<T> {
-  forceRowPath(path);
-  try {
-    return await fn();
-  } finally {
-    forceRowPath(null);
-  }
-}
-
-/**
- * Row lengths around the short-path threshold T (which depends on the adapter, so it is read once
- * the device is up): a case gives a length, or dT for T + dT.
- */
-const lengthOf = (c: { len?: number; dT?: number }): number => (c.dT !== undefined ? shortRowMaxLen() + c.dT : c.len!);
-
 describe('layerNorm short and long row paths', () => {
   test.each([null, 'short', 'long'] as const)('forward, path %s: widths around the threshold, odd row counts', async (path) => {
     const T = shortRowMaxLen();
@@ -200,7 +168,7 @@ describe('layerNorm short and long row paths', () => {
         const w = f32(randomArray(d, seed++, 0.5, 1.5));
         const b = f32(randomArray(d, seed++, -1, 1));
         const got = await onPath(path, () => runForward(x, [rows, d], w, b));
-        expectClose(got, refLayerNorm(x, d, w, b, 1e-5), { what: `[${rows}, ${d}] path ${path}` });
+        expectClose(got, layerNormRef(x, d, w, b, 1e-5), { what: `[${rows}, ${d}] path ${path}` });
       }
     }
   });
@@ -208,7 +176,7 @@ describe('layerNorm short and long row paths', () => {
   test.each(['short', 'long'] as const)('forward, path %s: no affine, and a large common offset', async (path) => {
     const x = f32(randomArray(5 * 33, 230, -1, 1).map((v) => 1000 + v));
     const got = await onPath(path, () => runForward(x, [5, 33], null, null));
-    expectClose(got, refLayerNorm(x, 33, null, null, 1e-5), { rtol: 1e-4, atol: 1e-4 });
+    expectClose(got, layerNormRef(x, 33, null, null, 1e-5), { rtol: 1e-4, atol: 1e-4 });
   });
 
   const cases = ([
@@ -238,7 +206,7 @@ describe('layerNorm short and long row paths', () => {
       return [await x.grad!.toArray(), w && (await w.grad!.toArray()), b && (await b.grad!.toArray())];
     });
     const [gx, gw, gb] = numericGrad(
-      ([xs, ws, bs]) => weightedSum(refLayerNorm(xs, d, weight ? ws : null, bias ? bs : null, 1e-5), gData),
+      ([xs, ws, bs]) => weightedSum(layerNormRef(xs, d, weight ? ws : null, bias ? bs : null, 1e-5), gData),
       [Float64Array.from(xData), Float64Array.from(wData), Float64Array.from(bData)],
     );
     expectClose(gotX, gx, { rtol: 1e-4, atol: 1e-5, what: 'dx' });

@@ -7,22 +7,20 @@
  * process whose results line and checkpoint are then torn. The store refuses paths that would
  * leave its folder.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { build } from 'esbuild';
 import { runExperiment, runFiles, RESULTS_FILE, type RunnerProgress } from '../src/lab/experiment/runner.js';
 import { validateSpec } from '../src/lab/experiment/spec.js';
 import { nodeStore } from '../src/lab/experiment/store.js';
 import type { ExperimentSpec, RunResult } from '../src/lab/experiment/types.js';
 import { useGpu } from './helpers/gpu.js';
+import { runChildUntilKilled } from './helpers/kill-child.js';
+import { EARLY_DROPOUT, tinySpec } from './helpers/specs.js';
 
 useGpu();
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TMP = mkdtempSync(join(tmpdir(), 'wgtrain-torn-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 let dirCount = 0;
@@ -36,24 +34,14 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 /** 2 seeds × 1 arm of an MLP on 8×8 synthetic images: 6 steps per epoch, 12 per run, metrics at 0, 3, 6, 9, 11. */
-function spec(): ExperimentSpec {
-  return validateSpec({
-    name: 'torn',
-    model: { kind: 'mlp', hiddenSizes: [8] },
-    data: { kind: 'synthetic', trainSize: 48, testSize: 16, imageSize: 8, seed: 1 },
-    arms: [{ name: 'early', regularizer: 'dropout', mode: 'early', p: 0.2, shape: 'linear', cutoffEpochs: 1 }],
-    seeds: [1, 2],
-    epochs: 2,
-    batchSize: 8,
-    lr: 1e-2,
-    minLr: 1e-5,
-    weightDecay: 0.05,
-    warmupEpochs: 1,
-    labelSmoothing: 0.1,
-    metrics: { denseEvery: 3, denseUntil: 0, every: 3, numBatches: 2 },
-    curveEvery: 1,
-  });
-}
+const spec = (): ExperimentSpec => tinySpec({
+  name: 'torn',
+  model: { kind: 'mlp', hiddenSizes: [8] },
+  data: { kind: 'synthetic', trainSize: 48, testSize: 16, imageSize: 8, seed: 1 },
+  arms: [EARLY_DROPOUT],
+  epochs: 2,
+  metrics: { denseEvery: 3, denseUntil: 0, every: 3, numBatches: 2 },
+});
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
 const comparable = ({ seconds, adapter, ...rest }: RunResult) => rest;
@@ -171,52 +159,19 @@ describe('torn checkpoints', () => {
 
 test('a SIGKILLed process whose results line and checkpoint are then torn: the re-run finishes with identical results', async () => {
   const dir = newDir();
-  mkdirSync(join(ROOT, 'dist-node'), { recursive: true });
-  const bundle = join(ROOT, 'dist-node', `torn-child-test-${process.pid}.mjs`);
-  await build({
-    entryPoints: [join(ROOT, 'tests/helpers/runner-child.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['webgpu'],
-    loader: { '.wgsl': 'text' },
-    logLevel: 'warning',
-  });
-  const specFile = join(TMP, 'torn-spec.json');
-  writeFileSync(specFile, JSON.stringify(spec()));
-  try {
-    await new Promise<void>((done, reject) => {
-      const child = spawn(process.execPath, [bundle, specFile, dir, '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      let killed = false;
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        // Second run, past its step-4 checkpoint: kill without warning.
-        if (!killed && /^step 1 ([6-9]|1\d)$/m.test(out)) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-      child.on('exit', (code, signal) => (signal === 'SIGKILL' ? done() : reject(new Error(`the child was not killed (exit ${code}):\n${out}\n${err}`))));
-    });
-    // As if the kill had also caught a results append and a checkpoint write half-way (the store
-    // writes atomically, so only outside damage does the latter).
-    const results = join(dir, RESULTS_FILE);
-    writeFileSync(results, readFileSync(results, 'utf8') + '{"experiment":"torn","cell":"def');
-    const ckpt = join(dir, SECOND.checkpoint);
-    truncateSync(ckpt, statSync(ckpt).size - 100);
-    const rerun = await runExperiment(spec(), { outDir: dir, checkpointEvery: 4 });
-    expect(rerun.trained).toBe(1);
-    expect(warnings.join('\n')).toMatch(/results\.jsonl: line 2 was torn/);
-    expect(warnings.join('\n')).toMatch(/Set aside as .*seed2\.damaged\.ckpt/);
-    await expectSameAsUninterrupted(dir, rerun.results);
-  } finally {
-    rmSync(bundle, { force: true });
-  }
+  // Second run, past its step-4 checkpoint: kill without warning.
+  await runChildUntilKilled('torn-child-test', spec(), dir, 4, { runsDone: 1, fromStep: 6 });
+  // As if the kill had also caught a results append and a checkpoint write half-way (the store
+  // writes atomically, so only outside damage does the latter).
+  const results = join(dir, RESULTS_FILE);
+  writeFileSync(results, readFileSync(results, 'utf8') + '{"experiment":"torn","cell":"def');
+  const ckpt = join(dir, SECOND.checkpoint);
+  truncateSync(ckpt, statSync(ckpt).size - 100);
+  const rerun = await runExperiment(spec(), { outDir: dir, checkpointEvery: 4 });
+  expect(rerun.trained).toBe(1);
+  expect(warnings.join('\n')).toMatch(/results\.jsonl: line 2 was torn/);
+  expect(warnings.join('\n')).toMatch(/Set aside as .*seed2\.damaged\.ckpt/);
+  await expectSameAsUninterrupted(dir, rerun.results);
 });
 
 describe('the store stays in its folder', () => {

@@ -7,13 +7,10 @@
  * the plan (`--part`, `--shard`, `--jobs` workers) run into one folder or into several merged
  * ones give the uninterrupted results too.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { build } from 'esbuild';
 import { flattenParams } from '../src/lab/analysis.js';
 import { buildModel, buildRun, DataCache } from '../src/lab/experiment/build.js';
 import { parameterCount } from '../src/lab/experiment/cost.js';
@@ -22,37 +19,15 @@ import { AbortError, planRuns, runExperiment, runFiles, RESULTS_FILE, SPEC_FILE,
 import { metricSteps, resolveCells, validateSpec } from '../src/lab/experiment/spec.js';
 import type { ExperimentSpec, ModelSpec, RunResult } from '../src/lab/experiment/types.js';
 import { useGpu } from './helpers/gpu.js';
+import { runChildUntilKilled } from './helpers/kill-child.js';
+import { NO_DROPOUT, tinySpec } from './helpers/specs.js';
 
 useGpu();
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TMP = mkdtempSync(join(tmpdir(), 'wgtrain-runner-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 let dirCount = 0;
 const newDir = () => join(TMP, `out${dirCount++}`);
-
-/** 2 seeds × 2 arms of an MLP on 8×8 synthetic images: 6 steps per epoch, 18 per run, 7 metric points. */
-function tinySpec(): ExperimentSpec {
-  return validateSpec({
-    name: 'tiny',
-    model: { kind: 'mlp', hiddenSizes: [16] },
-    data: { kind: 'synthetic', trainSize: 48, testSize: 32, imageSize: 8, seed: 1 },
-    arms: [
-      { name: 'none', regularizer: 'dropout', mode: 'none' },
-      { name: 'early', regularizer: 'dropout', mode: 'early', p: 0.2, shape: 'linear', cutoffEpochs: 1 },
-    ],
-    seeds: [1, 2],
-    epochs: 3,
-    batchSize: 8,
-    lr: 1e-2,
-    minLr: 1e-5,
-    weightDecay: 0.05,
-    warmupEpochs: 1,
-    labelSmoothing: 0.1,
-    metrics: { denseEvery: 2, denseUntil: 6, every: 5, numBatches: 3 },
-    curveEvery: 1,
-  });
-}
 
 const readLines = <T>(file: string): T[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 
@@ -91,11 +66,10 @@ async function expectSameAsUninterrupted(dir: string, results: RunResult[]): Pro
 
 describe('pairing', () => {
   test('same seed: same initial weights and first batches in every arm; another seed differs', async () => {
-    const spec = validateSpec({
-      ...tinySpec(),
+    const spec = tinySpec({
       model: { kind: 'vit', patchSize: 4, dim: 8, depth: 2, numHeads: 2 },
       arms: [
-        { name: 'none', regularizer: 'dropout', mode: 'none' },
+        NO_DROPOUT,
         { name: 'standard', regularizer: 'dropout', mode: 'standard', p: 0.3 },
         { name: 'late', regularizer: 'dropout', mode: 'late', p: 0.1, cutoffEpochs: 2 },
         { name: 'early-sd', regularizer: 'stochastic-depth', mode: 'early', p: 0.5, shape: 'linear', cutoffEpochs: 1 },
@@ -264,50 +238,13 @@ describe('runExperiment', () => {
 
   test('a SIGKILLed process: the re-run finishes with identical results', async () => {
     const dir = newDir();
-    mkdirSync(join(ROOT, 'dist-node'), { recursive: true });
-    const bundle = join(ROOT, 'dist-node', `runner-child-test-${process.pid}.mjs`);
-    await build({
-      entryPoints: [join(ROOT, 'tests/helpers/runner-child.ts')],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      external: ['webgpu'],
-      loader: { '.wgsl': 'text' },
-      logLevel: 'warning',
-    });
-    const specFile = join(TMP, 'tiny-spec.json');
-    writeFileSync(specFile, JSON.stringify(tinySpec()));
-    try {
-      const killedAt = await new Promise<string>((resolvePromise, reject) => {
-        const child = spawn(process.execPath, [bundle, specFile, dir, '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        let killed = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          // Second run (one finished), past its step-4 checkpoint: kill without warning.
-          const m = [...out.matchAll(/^step 1 (\d+)$/gm)].find((x) => Number(x[1]) >= 6);
-          if (m && !killed) {
-            killed = m[0];
-            child.kill('SIGKILL');
-          }
-        });
-        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-        child.on('exit', (code, signal) => {
-          if (signal === 'SIGKILL') resolvePromise(killed);
-          else reject(new Error(`the child was not killed (exit ${code}):\n${out}\n${err}`));
-        });
-      });
-      expect(killedAt).toMatch(/^step 1 \d+$/);
-      expect(readLines(join(dir, RESULTS_FILE)).length).toBe(1);
-      const { results, trained } = await runExperiment(tinySpec(), { outDir: dir, checkpointEvery: 4 });
-      expect(trained).toBe(3);
-      await expectSameAsUninterrupted(dir, results);
-    } finally {
-      rmSync(bundle, { force: true });
-    }
+    // Second run (one finished), past its step-4 checkpoint: kill without warning.
+    const killedAt = await runChildUntilKilled('runner-child-test', tinySpec(), dir, 4, { runsDone: 1, fromStep: 6 });
+    expect(killedAt).toMatch(/^step 1 \d+$/);
+    expect(readLines(join(dir, RESULTS_FILE)).length).toBe(1);
+    const { results, trained } = await runExperiment(tinySpec(), { outDir: dir, checkpointEvery: 4 });
+    expect(trained).toBe(3);
+    await expectSameAsUninterrupted(dir, results);
   });
 });
 

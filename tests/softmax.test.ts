@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { liveTensorCount, logSoftmax, softmax, tensor, tidy, type Tensor } from '../src/index.js';
 import { useGpu } from './helpers/gpu.js';
+import { lengthOf, onPath } from './helpers/rows.js';
 import { expectClose, f32, numericGrad, randomArray, weightedSum } from './helpers/check.js';
-import { forceRowPath, rowPath, shortRowGrid, shortRowMaxLen, SHORT_ROW_WG, type RowPath } from '../src/nn/functional/rows.js';
+import { rowPath, shortRowGrid, shortRowMaxLen, SHORT_ROW_WG, type RowPath } from '../src/nn/functional/rows.js';
 
 useGpu();
 
@@ -27,22 +28,6 @@ function refSoftmax(x: ArrayLike<number>, shape: number[], axis: number, log: bo
   }
   return y;
 }
-
-/** Runs `fn` with every row-wise kernel forced onto `path` (null: chosen by row length, as in use). */
-async function onPath<T>(path: RowPath | null, fn: () => Promise<T>): Promise<T> {
-  forceRowPath(path);
-  try {
-    return await fn();
-  } finally {
-    forceRowPath(null);
-  }
-}
-
-/**
- * Row lengths around the short-path threshold T (which depends on the adapter, so it is read once
- * the device is up): a case gives a length, or dT for T + dT.
- */
-const lengthOf = (c: { len?: number; dT?: number }): number => (c.dT !== undefined ? shortRowMaxLen() + c.dT : c.len!);
 
 const OPS = [
   { name: 'softmax', fn: softmax, log: false },

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync, strFromU8 } from 'fflate';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { DEMO_PRESETS } from '../../demos/lab/presets.js';
 import { renderReport } from '../../src/lab/experiment/report.js';
 import type { ExperimentSpec, RunResult } from '../../src/lab/experiment/types.js';
 import { allowDownloads, openDemoSession, openPage, waitForFile, waitInPage, type DemoSession } from './helpers.js';
@@ -33,25 +34,17 @@ afterAll(async () => {
 });
 
 /**
- * 4 runs of 192 steps (2 modes × 2 seeds), metrics every 2 steps up to 8 then every 8, an early
- * cutoff at step 16: long enough on SwiftShader (several seconds) for an ETA to mean something.
+ * The lab page's demo-tiny, made longer: 4 runs of 192 steps (2 modes × 2 seeds), metrics every 2
+ * steps up to 8 then every 8, an early cutoff at step 16: long enough on SwiftShader (several
+ * seconds) for an ETA to mean something.
  */
+const { description, ...DEMO_TINY } = DEMO_PRESETS['demo-tiny'];
 const SPEC = {
+  ...DEMO_TINY,
   name: 'compare-tiny',
-  model: { kind: 'mlp', hiddenSizes: [16] },
-  data: { kind: 'synthetic', trainSize: 64, testSize: 32, imageSize: 8, seed: 0 },
-  arms: [
-    { name: 'none', regularizer: 'dropout', mode: 'none' },
-    { name: 'early', regularizer: 'dropout', mode: 'early', p: 0.2, shape: 'linear', cutoffEpochs: 4 },
-  ],
-  seeds: [0, 1],
+  arms: [DEMO_TINY.arms[0], { ...DEMO_TINY.arms[1], cutoffEpochs: 4 }],
   epochs: 48,
-  batchSize: 16,
-  lr: 0.003,
-  weightDecay: 0.05,
-  warmupEpochs: 0,
-  labelSmoothing: 0,
-  metrics: { denseEvery: 2, denseUntil: 8, every: 8, numBatches: 2, directions: true },
+  metrics: { ...DEMO_TINY.metrics, denseUntil: 8, every: 8 },
 };
 
 /** The lines of text in an SVG: each <text>, or each <tspan> of a multi-line one, entities decoded. */

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { DEMO_PRESETS } from '../../demos/lab/presets.js';
 import { openDemoSession, openPage, ROOT, VIEWPORTS, waitInPage, type DemoSession } from './helpers.js';
 
 const WANTED = process.env.WGTRAIN_DOCS_SCREENSHOTS === '1';
@@ -15,24 +16,18 @@ const FASHION_DIR = process.env.WGTRAIN_FASHION_MNIST_DIR || '/usr/share/dataset
 const DIR = join(ROOT, 'docs', 'screenshots');
 let session: DemoSession | null = null;
 
+/** The lab page's demo preset, smaller and on Fashion-MNIST. */
+const DEMO = DEMO_PRESETS.demo;
 const SPEC = {
+  ...DEMO,
   name: 'screenshot',
   description: 'A small Fashion-MNIST experiment for the README: a two-layer MLP on 2000 training images, no dropout vs standard vs early dropout, 3 paired seeds.',
-  model: { kind: 'mlp', hiddenSizes: [64, 64], activation: 'gelu' },
+  model: { ...DEMO.model, hiddenSizes: [64, 64] },
   data: { kind: 'fashion-mnist', trainSize: 2000, testSize: 1000 },
-  arms: [
-    { name: 'none', regularizer: 'dropout', mode: 'none' },
-    { name: 'standard', regularizer: 'dropout', mode: 'standard', p: 0.1 },
-    { name: 'early', regularizer: 'dropout', mode: 'early', p: 0.1, shape: 'linear', cutoffEpochs: 2 },
-  ],
-  seeds: [0, 1, 2],
+  arms: [...DEMO.arms.slice(0, 2), { ...DEMO.arms[2], cutoffEpochs: 2 }],
   epochs: 8,
   batchSize: 100,
   lr: 0.002,
-  minLr: 1e-6,
-  weightDecay: 0.05,
-  warmupEpochs: 1,
-  labelSmoothing: 0.1,
   metrics: { denseEvery: 5, denseUntil: 40, every: 20, numBatches: 4, directions: true },
 };
 

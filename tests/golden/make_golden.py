@@ -13,54 +13,30 @@ written rounded to float32 (shortest round-trip decimal), i.e. the best answer a
 A tensor is {"shape": [...], "data": [...]} (row-major). For tensor-valued ops the scalar loss is
 sum(out * w) with a stored random `w`, so the gradients are those of that loss (w = d loss / d out).
 """
-import json
 import os
+import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common
+from golden_common import enc, rounded
+
 SEED = 20240611
-gen = torch.Generator().manual_seed(SEED)
+draws = golden_common.Draws(SEED)
+gen = draws.gen
+loss_weights = draws.loss_weights
+labels = draws.labels
 
-
-# ---------------------------------------------------------------- inputs
 
 def f32_input(values):
     """float64 leaf holding exactly float32-representable values (3 decimals, then f32 rounding)."""
-    q = torch.round(values.double() * 1000) / 1000
-    return q.float().double().requires_grad_()
+    return rounded(values.double()).requires_grad_()
 
 
 def randn(*shape, scale=1.0, shift=0.0):
-    return f32_input(torch.randn(shape, generator=gen, dtype=torch.float64) * scale + shift)
-
-
-def loss_weights(*shape):
-    """The `w` of sum(out * w): random, 2 decimals (short in JSON), no gradient needed."""
-    q = torch.round(torch.randn(shape, generator=gen, dtype=torch.float64) * 100) / 100
-    return q.float().double()
-
-
-def labels(n, classes):
-    return torch.randint(0, classes, (n,), generator=gen)
-
-
-# ---------------------------------------------------------------- encoding
-
-def f32_number(v):
-    """The shortest decimal that reads back as float32(v) (round to nearest)."""
-    return float(str(np.float32(v)))
-
-
-def enc(t):
-    t = t.detach()
-    if t.dtype in (torch.int64, torch.int32):
-        data = [int(v) for v in t.reshape(-1).tolist()]
-    else:
-        data = [f32_number(v) for v in t.reshape(-1).tolist()]
-    return {"shape": list(t.shape), "data": data}
+    return draws.randn(*shape, scale=scale, shift=shift).requires_grad_()
 
 
 def grad_of(loss, *inputs):
@@ -68,30 +44,7 @@ def grad_of(loss, *inputs):
 
 
 def dump(name, cases, description):
-    doc = {
-        "generator": "tests/golden/make_golden.py",
-        "torch": torch.__version__,
-        "seed": SEED,
-        "description": description,
-        "cases": cases,
-    }
-    path = os.path.join(HERE, name)
-    with open(path, "w") as f:
-        # One case per line block: readable diffs, small files (no per-number indentation).
-        f.write("{\n")
-        keys = [k for k in doc if k != "cases"]
-        for k in keys:
-            f.write(f" {json.dumps(k)}: {json.dumps(doc[k])},\n")
-        f.write(' "cases": [\n')
-        for i, case in enumerate(cases):
-            f.write("  {\n")
-            items = list(case.items())
-            for j, (k, v) in enumerate(items):
-                sep = "," if j < len(items) - 1 else ""
-                f.write(f"   {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}{sep}\n")
-            f.write("  }" + ("," if i < len(cases) - 1 else "") + "\n")
-        f.write(" ]\n}\n")
-    print(f"{name}: {len(cases)} cases, {os.path.getsize(path) / 1024:.1f} KiB")
+    golden_common.dump(name, cases, description, "tests/golden/make_golden.py", SEED)
 
 
 # ---------------------------------------------------------------- matmul

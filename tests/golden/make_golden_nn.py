@@ -26,32 +26,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import enc  # same tensor encoding as the op goldens
+import golden_common
+from golden_common import enc, rounded  # same inputs and tensor encoding as the op goldens
 
-import json
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 20240612
-gen = torch.Generator().manual_seed(SEED)
+draws = golden_common.Draws(SEED)
+gen = draws.gen
+randn = draws.randn
+loss_weights = draws.loss_weights
+labels = draws.labels
 EPS = 1e-6
-
-
-def rounded(t):
-    """float64 holding exactly float32-representable values (3 decimals, then f32 rounding)."""
-    return (torch.round(t * 1000) / 1000).float().double()
-
-
-def randn(*shape, scale=1.0, shift=0.0):
-    return rounded(torch.randn(shape, generator=gen, dtype=torch.float64) * scale + shift)
-
-
-def loss_weights(*shape):
-    q = torch.round(torch.randn(shape, generator=gen, dtype=torch.float64) * 100) / 100
-    return q.float().double()
-
-
-def labels(n, classes):
-    return torch.randint(0, classes, (n,), generator=gen)
 
 
 def randomize(module):
@@ -88,23 +72,7 @@ def grads_of(module):
 
 
 def dump(name, cases, description):
-    doc = {"generator": "tests/golden/make_golden_nn.py", "torch": torch.__version__, "seed": SEED,
-           "description": description, "cases": cases}
-    path = os.path.join(HERE, name)
-    with open(path, "w") as f:
-        f.write("{\n")
-        for k in [k for k in doc if k != "cases"]:
-            f.write(f" {json.dumps(k)}: {json.dumps(doc[k])},\n")
-        f.write(' "cases": [\n')
-        for i, case in enumerate(cases):
-            f.write("  {\n")
-            items = list(case.items())
-            for j, (k, v) in enumerate(items):
-                sep = "," if j < len(items) - 1 else ""
-                f.write(f"   {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}{sep}\n")
-            f.write("  }" + ("," if i < len(cases) - 1 else "") + "\n")
-        f.write(" ]\n}\n")
-    print(f"{name}: {len(cases)} cases, {os.path.getsize(path) / 1024:.1f} KiB")
+    golden_common.dump(name, cases, description, "tests/golden/make_golden_nn.py", SEED)
 
 
 # ---------------------------------------------------------------- modules (timm structure)

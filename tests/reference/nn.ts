@@ -1,6 +1,6 @@
 /**
- * Float64 references for the nn layers (tests/layers.test.ts): written out loop by loop from the
- * definitions, sharing nothing with the GPU code. Tensors are flat row-major Float64Arrays.
+ * Float64 references for the nn layers (tests/layers.test.ts, tests/norm.test.ts): written out
+ * loop by loop from the definitions, sharing nothing with the GPU code. Tensors are flat row-major Float64Arrays.
  */
 import { erf } from './matmul.js';
 
@@ -22,7 +22,8 @@ export function linearRef(x: Arr, rows: number, W: Arr, b: Arr | null, inF: numb
   return y;
 }
 
-export function layerNormRef(x: Arr, d: number, w: Arr, b: Arr, eps: number): Float64Array {
+/** layer_norm over the last dimension d; weight / bias null for the plain normalisation. */
+export function layerNormRef(x: Arr, d: number, w: Arr | null, b: Arr | null, eps: number): Float64Array {
   const rows = x.length / d;
   const y = new Float64Array(x.length);
   for (let r = 0; r < rows; r++) {
@@ -32,7 +33,7 @@ export function layerNormRef(x: Arr, d: number, w: Arr, b: Arr, eps: number): Fl
     let v = 0;
     for (let k = 0; k < d; k++) v += (x[r * d + k] - mean) ** 2;
     const rstd = 1 / Math.sqrt(v / d + eps);
-    for (let k = 0; k < d; k++) y[r * d + k] = (x[r * d + k] - mean) * rstd * w[k] + b[k];
+    for (let k = 0; k < d; k++) y[r * d + k] = (x[r * d + k] - mean) * rstd * (w ? w[k] : 1) + (b ? b[k] : 0);
   }
   return y;
 }
