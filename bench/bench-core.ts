@@ -13,7 +13,8 @@
 import * as wg from '../src/index.js';
 import { defineKernel } from '../src/runtime/kernel.js';
 import { grid1d, Params } from '../src/runtime/params.js';
-import { callBatch, timeInterleaved } from '../src/runtime/timing.js';
+import { callBatch, timeInterleaved, type BatchInfo } from '../src/runtime/timing.js';
+import { PatientWaiter } from '../src/runtime/patient-wait.js';
 import copySrc from './copy.wgsl';
 import type * as TF from '@tensorflow/tfjs-core';
 import { benchTrainStep, defaultTrainSpecs, TRAIN_HYPER, type TrainRow, type TrainSpec } from './train-core.js';
@@ -159,23 +160,42 @@ export function defaultSizes(report: wg.AdapterReport): { matmul: number[]; drop
   return { matmul, dropout };
 }
 
+/** A timed batch of one case: when it started, how many calls, and a key naming the case and its size. */
+export interface CaseBatch extends BatchInfo {
+  key: string;
+}
+
 interface Case {
   /** Records one call (and frees its output). */
   run(): void;
   /** Submits what was recorded and waits for the GPU to finish it. */
-  sync(): Promise<void>;
+  sync(batch: CaseBatch): Promise<void>;
 }
 
 /** The shared harness (src/runtime/timing.ts): two warm-up calls, batches sized for `targetMs`, `repeats` interleaved rounds. */
 export async function timeCases(cases: Case[], repeats: number, targetMs: number, maxIters = 200): Promise<Timing[]> {
-  const timings = await timeInterleaved(cases.map((c) => callBatch(() => c.run(), () => c.sync())), { repeats, targetMs, maxCalls: maxIters, warmups: 2 });
+  const batches = cases.map((c) => {
+    const id = nextCaseId++;
+    return callBatch(() => c.run(), (b) => c.sync({ ...b, key: `${id}:${b.calls}` }));
+  });
+  const timings = await timeInterleaved(batches, { repeats, targetMs, maxCalls: maxIters, warmups: 2 });
   return timings.map(({ ms, samples, calls }) => ({ ms, samples: samples.map((x) => x.ms), iters: calls }));
 }
+/** Numbers every timed case, for its wait keys. */
+let nextCaseId = 0;
 
+/** wgtrain's sync: the engine's own, which waits patiently where Dawn would poll (patient-wait.ts). */
 export async function wgSync(): Promise<void> {
-  wg.flush();
-  await wg.engine().device.queue.onSubmittedWorkDone();
+  await wg.engine().sync();
 }
+
+/**
+ * TF.js has no patient wait of its own: in Node its readbacks poll through Dawn on a busy core like
+ * any other. The harness gives it the same one wgtrain's engine has, keyed by case and batch size, so
+ * that neither engine's time includes Dawn's polling (which on a software adapter takes a core from
+ * the work itself).
+ */
+const tfWaiter = new PatientWaiter();
 
 /**
  * tfjs records dispatches into one open compute pass; end it and submit (the steps its own readback
@@ -187,13 +207,15 @@ interface TfWebGPUBackend {
   endComputePassEncoder(): void;
   submitQueue(): void;
 }
-export function tfSync(tf: Tf): () => Promise<void> {
-  return async () => {
+export function tfSync(tf: Tf): (batch: CaseBatch) => Promise<void> {
+  return async (batch) => {
     const backend = tf.backend() as unknown as TfWebGPUBackend;
     backend.ensureCommandEncoderReady();
     backend.endComputePassEncoder();
     backend.submitQueue();
-    await backend.device.queue.onSubmittedWorkDone();
+    const done = () => backend.device.queue.onSubmittedWorkDone();
+    // Where wgtrain waits patiently (Node, unless turned off), so does TF.js.
+    await (wg.engine().waiter ? tfWaiter.wait(batch.key, batch.startedAt, done) : done());
   };
 }
 

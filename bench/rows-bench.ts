@@ -37,11 +37,12 @@ const TARGET_MS = Number(process.env.ROWS_BENCH_MS ?? 250);
 interface Case {
   name: string;
   run(): void;
-  sync(): Promise<void>;
+  sync(batch: CaseBatch): Promise<void>;
 }
 
 // The same syncs as the main benchmark: submit what was recorded, wait for the GPU.
 const { wgSync, tfSync: tfSyncFor, timeCases } = await import('./bench-core.js');
+type CaseBatch = import('./bench-core.js').CaseBatch;
 const tfSync = tfSyncFor(tf);
 
 function hostData(n: number, seed: number): Float32Array {

@@ -108,6 +108,7 @@ await trainer.flushMetrics();
 await done();
 const wallMs = (performance.now() - t0) / steps;
 const cpuPerStep = (cpuMs() - c0) / steps;
+console.log(`patient wait (patient-wait.ts): ${e.waiter ? `${e.waiter.sleeps} readbacks slept, ${e.waiter.sleptMs.toFixed(0)} ms in all` : 'off'}`);
 console.log(`\nper step, over ${steps} steps (metrics read every 25 steps, as Trainer.run() does):`);
 console.log(`  wall ${wallMs.toFixed(2)} ms, process CPU ${cpuPerStep.toFixed(2)} ms, trainStep() itself (JavaScript recording) ${(jsMs / steps).toFixed(2)} ms`);
 for (const [key, n] of [...counts].sort()) console.log(`  ${(n / steps).toFixed(2).padStart(7)}  ${key}`);

@@ -37,7 +37,8 @@
  * `targetMs` (the shared harness, src/runtime/timing.ts). Reported: the median time per step, steps/s = 1000 / that, and wgtrain / tfjs.
  */
 import * as wg from '../src/index.js';
-import { median, timeInterleaved } from '../src/runtime/timing.js';
+import { median, timeInterleaved, type BatchInfo } from '../src/runtime/timing.js';
+import { PatientWaiter } from '../src/runtime/patient-wait.js';
 import type * as TF from '@tensorflow/tfjs-core';
 
 type Tf = typeof TF;
@@ -251,8 +252,11 @@ interface Trainee<L extends { dispose(): void } = { dispose(): void }> {
   step(): L;
   /** The loss at the current weights with dropout off, no update (the same-model check). */
   evalLoss(): Promise<number>;
-  /** The loss's value (a readback: the sync). */
-  read(loss: L): Promise<number>;
+  /**
+   * The loss's value (a readback: the sync). `batch` (a timed batch's start and size) lets an engine
+   * without a patient wait of its own get the harness's (bench-core.ts, tfSync).
+   */
+  read(loss: L, batch?: BatchInfo): Promise<number>;
   dispose(): void;
 }
 
@@ -280,10 +284,11 @@ function buildOurs(s: TrainSpec, pixels: Float32Array, labels: Int32Array): { tr
       });
       opt.step();
       opt.zeroGrad();
+      wg.flush(); // as Trainer.trainStep: the GPU starts on this step while the next is recorded
       return loss;
     },
     async read(loss) {
-      return loss.item();
+      return loss.item(); // the engine waits patiently by itself
     },
     async evalLoss() {
       model.eval();
@@ -401,6 +406,8 @@ function buildTfjs(tf: Tf, s: TrainSpec, initial: Map<string, { shape: number[];
   const lossOf = (training = true): TF.Scalar => tf.losses.softmaxCrossEntropy(onehot, logitsOf(training), undefined, TRAIN_HYPER.labelSmoothing) as TF.Scalar;
   let checkedUse = false;
 
+  // TF.js has no patient wait of its own (see bench-core.ts, tfSync): this model's batches share one.
+  const tfWaiter = new PatientWaiter();
   const trainee: Trainee<TF.Scalar> = {
     step() {
       return tf.tidy(() => {
@@ -418,8 +425,11 @@ function buildTfjs(tf: Tf, s: TrainSpec, initial: Map<string, { shape: number[];
         return value;
       });
     },
-    async read(loss) {
-      return (await loss.data())[0];
+    async read(loss, batch) {
+      const value = () => loss.data();
+      // Where wgtrain's engine waits patiently (Node, unless turned off), TF.js gets the same wait.
+      const data = batch && wg.engine().waiter ? await tfWaiter.wait(`${batch.calls}`, batch.startedAt, value) : await value();
+      return data[0];
     },
     async evalLoss() {
       const l = tf.tidy(() => lossOf(false));
@@ -459,7 +469,7 @@ async function timedBatch<L extends { dispose(): void }>(t: Trainee<L>, iters: n
     last?.dispose(); // a step's loss is only a handle; disposing it before the GPU ran is safe
     last = t.step();
   }
-  await t.read(last!);
+  await t.read(last!, { startedAt: t0, calls: iters });
   const ms = (performance.now() - t0) / iters;
   const c1 = cpuTimeMs();
   last!.dispose();

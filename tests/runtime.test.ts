@@ -145,6 +145,28 @@ describe('submission', () => {
     expect(Array.from(v).map((z) => Math.round(z * 1e5) / 1e5)).toEqual([2, 2.44949, 2.82843, 3.16228].map((z) => -z));
   });
 
+  test('in Node a readback after the same work as before sleeps through most of the wait, with the same result', async () => {
+    const e = engine();
+    expect(e.waiter).not.toBeNull(); // Node, WGTRAIN_PATIENT_WAIT not off
+    const a = randn([96, 96], { seed: 3 });
+    const sleepsBefore = e.waiter!.sleeps;
+    const results: number[][] = [];
+    for (let round = 0; round < 3; round++) {
+      // Enough work to take well over the 2 ms the waiter will not sleep under, even on a GPU.
+      const y = tidy(() => {
+        let t = a;
+        for (let i = 0; i < 12; i++) t = t.matmul(a).mul(0.01);
+        return t.sum();
+      });
+      results.push(Array.from(await y.toArray()));
+      y.dispose();
+    }
+    a.dispose();
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+    expect(e.waiter!.sleeps - sleepsBefore).toBeGreaterThanOrEqual(1);
+  });
+
   test('creation: full, arange (i32), seeded randn is reproducible', async () => {
     expect(Array.from(await full([2, 2], 1.5).toArray())).toEqual([1.5, 1.5, 1.5, 1.5]);
     const r = arange(5);

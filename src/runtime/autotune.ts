@@ -12,7 +12,8 @@
  * - Timing (`gpuTimer`, on the harness in timing.ts): per candidate one warm-up call (compiles the
  *   pipeline), a calibration call that sets how many calls make a batch (about `batchMs`), then
  *   `batches` batches, interleaved across candidates so drift hits all alike; a batch is timed
- *   from recording to `queue.onSubmittedWorkDone()`; the per-call median is what counts.
+ *   from recording to the engine's `sync()` (queue completion, waited for patiently: patient-wait.ts);
+ *   the per-call median is what counts.
  * - Persistence: Node -> `$WGTRAIN_CACHE_DIR/autotune-v1.json` (default `~/.cache/wgtrain/`), the
  *   browser -> localStorage key `wgtrain-autotune-v1`. A file that does not parse or has another
  *   version is ignored with one console warning (and replaced by the next save). Saving re-reads
@@ -378,7 +379,7 @@ export const TUNING_LIMITS = [
  */
 export function engineAutotuner(): Autotuner {
   const e = engine();
-  return sharedAutotuner(adapterFingerprint(e.report, TUNING_LIMITS), () => gpuTimer({ flush: () => e.flush(), done: () => e.device.queue.onSubmittedWorkDone() }));
+  return sharedAutotuner(adapterFingerprint(e.report, TUNING_LIMITS), () => gpuTimer({ flush: () => e.flush(), done: () => e.sync() }));
 }
 
 /** @internal Tests: forget the shared tuner (the next lookup reads the store again). */

@@ -23,8 +23,10 @@
 import { acquireDevice, type AdapterReport, type DeviceContext, type InitOptions } from './device.js';
 import { BufferPool, READBACK_USAGE, STORAGE_USAGE, type MemoryStats } from './pool.js';
 import { PipelineCache, type Defines, type Kernel } from './kernel.js';
-import { envVar } from './env.js';
+import { envVar, isNode } from './env.js';
 import { checkParamsLayout, Params } from './params.js';
+import { PatientWaiter } from './patient-wait.js';
+import { now } from './timing.js';
 
 const UNIFORM_SLOT = 256;
 /** The check buffer: [code, a, b, c] u32 words of the first violation (code 0: none). */
@@ -62,6 +64,21 @@ function checkError(words: Uint32Array): Error {
   return new Error(`wgtrain internal: unknown device-side check code ${code}`);
 }
 const UNIFORM_SLOTS = 1024;
+
+/** A 32-bit hash of `values` (FNV-1a style over 32-bit words). */
+function hash(...values: number[]): number {
+  let h = 2166136261;
+  for (const v of values) h = Math.imul(h ^ v, 16777619) >>> 0;
+  return h;
+}
+
+/** The work submitted since the last readback: when it started, and what it was (see PatientWaiter). */
+interface WorkWindow {
+  since: number;
+  dispatches: number;
+  signature: number;
+}
+
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
 
 export interface Dispatch {
@@ -92,6 +109,15 @@ export class Engine {
   private checks: GPUBuffer;
   /** A dispatch since the last readback bound the check buffer. */
   private checksPending = false;
+  /** Signature of what was recorded since the last submit: a sum of each dispatch's hash (pipeline, workgroup counts). */
+  private recordedSignature = 0;
+  /** What was submitted since the last readback took it over (null: nothing). */
+  private window: WorkWindow | null = null;
+  /**
+   * Sleeps through most of a readback's wait instead of letting Dawn's Node binding poll on a busy
+   * core (patient-wait.ts); null in browsers or with WGTRAIN_PATIENT_WAIT=off.
+   */
+  readonly waiter: PatientWaiter | null = isNode && !/^(0|off|false|no)$/i.test(envVar('WGTRAIN_PATIENT_WAIT') ?? '') ? new PatientWaiter() : null;
   /** Counters for tests and benchmarks: how often we actually submit. */
   submits = 0;
   dispatches = 0;
@@ -194,6 +220,9 @@ export class Engine {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    // A sum, not a chain: the same dispatches in another order (an epoch's label gather landing
+    // earlier or later in a window of steps) are the same work.
+    this.recordedSignature = (this.recordedSignature + hash(cached.index, x, y, z)) >>> 0;
     this.pendingDispatches++;
     this.dispatches++;
   }
@@ -211,9 +240,31 @@ export class Engine {
       this.uniformSlots = 0;
     }
     this.device.queue.submit([this.encoder.finish()]);
+    this.window ??= { since: now(), dispatches: 0, signature: 0 };
+    this.window.dispatches += this.pendingDispatches;
+    this.window.signature = (this.window.signature + this.recordedSignature) >>> 0;
+    this.recordedSignature = 0;
     this.encoder = null;
     this.pendingDispatches = 0;
     this.submits++;
+  }
+
+  /**
+   * Awaits `settle()` (a promise that resolves when the GPU has done the work submitted so far),
+   * patiently where that helps (see `waiter`). The caller has just flushed.
+   */
+  private async awaitSubmitted<T>(settle: () => Promise<T>): Promise<T> {
+    const w = this.window;
+    this.window = null;
+    if (!w || !this.waiter) return settle();
+    return this.waiter.wait(`${w.dispatches}:${w.signature}`, w.since, settle);
+  }
+
+  /** Submits everything recorded and waits until the GPU has finished it (benchmarks, the autotuner). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.awaitSubmitted(() => this.device.queue.onSubmittedWorkDone());
+    this.checkAlive();
   }
 
   /** Copies host data into a GPU buffer, ordered after every op recorded so far. */
@@ -229,6 +280,7 @@ export class Engine {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.checkAlive();
     if (bytes === 0) return;
+    // Not part of the work signature: a batch's row copies vary with the shuffle, its work does not.
     this.ensureEncoderOutsidePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
@@ -246,7 +298,7 @@ export class Engine {
     this.checksPending = false;
     this.flush();
     try {
-      await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, total);
+      await this.awaitSubmitted(() => staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, total));
     } catch (e) {
       this.checkAlive();
       throw new Error(`Reading a tensor back from the GPU failed: ${(e as Error).message}`);

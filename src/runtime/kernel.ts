@@ -92,6 +92,8 @@ export interface CachedPipeline {
   params: ParamsField[] | null;
   /** Set once a dispatch's `Params` matched `params`; later dispatches are not checked again. */
   paramsChecked: boolean;
+  /** Its place in the cache (0, 1, ...): names the variant in the engine's work signatures. */
+  index: number;
 }
 
 export class PipelineCache {
@@ -108,7 +110,7 @@ export class PipelineCache {
       const params = parseParamsStruct(code, label);
       const module = this.device.createShaderModule({ code, label: kernel.file });
       const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry }, label: key });
-      p = { pipeline, label, params, paramsChecked: false };
+      p = { pipeline, label, params, paramsChecked: false, index: this.pipelines.size };
       this.pipelines.set(key, p);
     }
     return p;

@@ -28,12 +28,21 @@ export interface Sample {
 /** Runs `calls` calls back to back, waits until they have finished, and returns the sample. */
 export type Batch<S extends Sample = Sample> = (calls: number) => Promise<S>;
 
-/** A batch from "record one call" and "submit what was recorded and wait for the GPU". */
-export function callBatch(run: () => void, sync: () => Promise<unknown>): Batch {
+/** What a batch's wait is for: when its first call was recorded, and how many calls it has. */
+export interface BatchInfo {
+  startedAt: number;
+  calls: number;
+}
+
+/**
+ * A batch from "record one call" and "submit what was recorded and wait for the GPU" (`sync` may
+ * use the batch's info to wait patiently, see patient-wait.ts).
+ */
+export function callBatch(run: () => void, sync: (batch: BatchInfo) => Promise<unknown>): Batch {
   return async (calls) => {
     const t0 = now();
     for (let i = 0; i < calls; i++) run();
-    await sync();
+    await sync({ startedAt: t0, calls });
     return { ms: (now() - t0) / calls };
   };
 }
