@@ -32,6 +32,12 @@ export interface TileConfig {
    * 4 (the step along K). Same products in the same order: bit-identical to the tiled configs.
    */
   direct?: boolean;
+  /**
+   * With `direct`, where the device has subgroups: share only A's loads, within quads of four
+   * threads of one row ('+rows'), even where the block (8 x 8) and an even thread grid allow 2 x 2
+   * quads that share both operands (the default there). Same results, bit for bit.
+   */
+  rowQuads?: boolean;
 }
 
 /** A tile config plus the vec4 paths the operands' layouts allow. */
@@ -47,8 +53,13 @@ const tiles = (tileM: number, tileN: number, tileK: number, threadM: number, thr
 /** The same tiles with register prefetch, and with it double-buffered workgroup memory. */
 const prefetched = (c: TileConfig): TileConfig => ({ ...c, prefetch: true });
 const doubleBuffered = (c: TileConfig): TileConfig => ({ ...c, prefetch: true, doubleBuffer: true });
-const direct = (tileM: number, tileN: number, threadM: number, threadN: number): TileConfig =>
-  ({ tileM, tileN, tileK: 4, threadM, threadN, direct: true });
+const direct = (tileM: number, tileN: number, threadM: number, threadN: number, rowQuads = false): TileConfig =>
+  ({ tileM, tileN, tileK: 4, threadM, threadN, direct: true, ...(rowQuads ? { rowQuads } : {}) });
+
+/** Whether the direct kernel shares loads in 2 x 2 quads for this config (on a device with subgroups). */
+export function quads2x2(c: TileConfig): boolean {
+  return !!c.direct && !c.rowQuads && c.threadM === 8 && c.threadN === 8 && (c.tileN / c.threadN) % 2 === 0 && (c.tileM / c.threadM) % 2 === 0;
+}
 
 /** 16 x 16 threads, each a 4 x 4 block: the workhorse for anything at least 64 on both sides. */
 const LARGE_TILES = tiles(64, 64, 16, 4, 4);
@@ -88,6 +99,7 @@ export const MATMUL_CANDIDATES: readonly TileConfig[] = [
   ...[T64_8x8, T128K8].map(doubleBuffered),
   direct(32, 32, 4, 4),
   DIRECT_16x32,
+  direct(16, 32, 8, 8, true),
   direct(32, 16, 8, 8),
   direct(32, 32, 8, 8),
   direct(64, 32, 8, 8),
@@ -98,7 +110,7 @@ export const MATMUL_CANDIDATES: readonly TileConfig[] = [
  * '+pf2' with prefetch and double-buffered workgroup memory.
  */
 export function tileConfigId(c: TileConfig): string {
-  if (c.direct) return `${c.tileM}x${c.tileN}/${c.threadM}x${c.threadN}+direct`;
+  if (c.direct) return `${c.tileM}x${c.tileN}/${c.threadM}x${c.threadN}+direct${c.rowQuads ? '+rows' : ''}`;
   const suffix = c.doubleBuffer ? '+pf2' : c.prefetch ? '+pf' : '';
   return `${c.tileM}x${c.tileN}x${c.tileK}/${c.threadM}x${c.threadN}${suffix}`;
 }
@@ -130,6 +142,8 @@ export function tileConfigProblem(c: TileConfig, limits: Limits): string | null 
   if (c.direct) {
     if (c.prefetch || c.doubleBuffer) return 'the direct kernel stages nothing to prefetch or double-buffer';
     if (c.tileK !== 4) return 'the direct kernel steps K by 4 (tileK 4)';
+  } else if (c.rowQuads) {
+    return 'only the direct kernel shares loads in quads';
   }
   if (c.tileM % c.threadM || c.tileN % c.threadN || (!c.direct && ![8, 16, 32].includes(c.tileK))) return 'tiles must be multiples of the thread block, TILE_K 8, 16 or 32';
   if (c.doubleBuffer && !c.prefetch) return 'double buffering works with prefetch only';

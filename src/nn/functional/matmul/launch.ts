@@ -12,7 +12,7 @@ import { defineKernel, snippet, type Defines } from '../../../runtime/kernel.js'
 import { grid1d, Params } from '../../../runtime/params.js';
 import { shapeSize, Tensor, type Shape } from '../../../runtime/tensor.js';
 import { contiguousStrides } from '../util.js';
-import { tileConfigId, tileConfigProblem, type MatmulVariant, type TileConfig } from './configs.js';
+import { quads2x2, tileConfigId, tileConfigProblem, type MatmulVariant, type TileConfig } from './configs.js';
 import { getFloat32MatmulPrecision } from './precision.js';
 
 const MATMUL = defineKernel('matmul', matmulSrc, {
@@ -98,7 +98,7 @@ function defines(overrides: Defines): Defines {
     MODE_MATMUL: false, MODE_ACT_GRAD: false, MODE_COLUMN_SUM: false,
     TILE_M: 64, TILE_N: 64, TILE_K: 16, TM8: false, TN8: false, PREFETCH: false, DOUBLE_BUFFER: false, DIRECT: false, ROUND_F16: false,
     TRANS_A: false, TRANS_B: false, A_VEC4: false, B_VEC4: false, C_VEC4: false,
-    HAS_BIAS: false, SAVE_PREACT: false, PREACT_BINDING: 4, COL_SUM: false, QUAD: false,
+    HAS_BIAS: false, SAVE_PREACT: false, PREACT_BINDING: 4, COL_SUM: false, QUAD: false, QUAD_2X2: false,
     ...activationDefines('none'),
     ...overrides,
   };
@@ -137,13 +137,15 @@ export function launchMatmul(spec: MatmulSpec, v: MatmulVariant, { outer, reduce
   const reduceCount = shapeSize(reduce.shape);
   const colSum = fusedColumnSum(spec, v, outer, reduce) ? Tensor.empty(spec.colSumShape!) : null;
   const hasBias = !!spec.bias;
+  const quad = !!v.direct && engine().hasFeature('subgroups' as GPUFeatureName);
   const kernelDefines = defines({
     MODE_MATMUL: true,
     TILE_M: v.tileM, TILE_N: v.tileN, TILE_K: v.tileK, TM8: v.threadM === 8, TN8: v.threadN === 8,
     PREFETCH: !!v.prefetch, DOUBLE_BUFFER: !!v.doubleBuffer, DIRECT: !!v.direct,
-    // The direct kernel shares its A loads within quads where the device has subgroups (a shader
-    // check falls back to per-lane loads where a quad is not four threads of one row).
-    QUAD: !!v.direct && engine().hasFeature('subgroups' as GPUFeatureName),
+    // The direct kernel shares loads within quads where the device has subgroups (a shader check
+    // falls back to per-lane loads where a quad's lanes are not laid out as it expects): 8 x 8
+    // blocks on an even grid share both operands in 2 x 2 quads, others A in row quads.
+    QUAD: quad, QUAD_2X2: quad && quads2x2(v),
     ROUND_F16: getFloat32MatmulPrecision() === 'medium',
     TRANS_A: transA, TRANS_B: transB, A_VEC4: v.aVec4, B_VEC4: v.bVec4, C_VEC4: v.cVec4,
     HAS_BIAS: hasBias, SAVE_PREACT: !!preact, PREACT_BINDING: hasBias ? 5 : 4, COL_SUM: !!colSum,

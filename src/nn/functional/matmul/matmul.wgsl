@@ -512,6 +512,41 @@ fn b_step(b_base: u32, k0: u32, col0: u32, col1: u32) -> Step {
 #endif
 }
 
+#if ${QUAD_2X2}
+// 2 x 2 quads (8 x 8 blocks on a workgroup of even width and height). The four lanes of a quad take
+// a 2 x 2 square of the thread grid, so two lanes share each row block (lanes q and q ^ 1) and two
+// each column block (q and q ^ 2): per step a lane loads one of its two row blocks and one of its
+// two column blocks and gets the others from its partners (quadSwapX / quadSwapY), 8 vec4 loads
+// instead of the row quads' 10 (2 of A shared four ways, 8 of B). The thread's own blocks are its
+// lo ones (row0 / col0 in main), so no value is ever moved between registers by lane.
+fn quad_2x2_position(li: u32) -> vec2u {
+  let quad = li / 4u;
+  let q = li % 4u;
+  let quads_x = WG_X / 2u;
+  return vec2u(2u * (quad % quads_x) + (q & 1u), 2u * (quad / quads_x) + (q >> 1u));
+}
+
+fn swap_x(v: Quad) -> Quad {
+  return Quad(quadSwapX(v.q0), quadSwapX(v.q1), quadSwapX(v.q2), quadSwapX(v.q3));
+}
+
+fn swap_y(v: Quad) -> Quad {
+  return Quad(quadSwapY(v.q0), quadSwapY(v.q1), quadSwapY(v.q2), quadSwapY(v.q3));
+}
+
+// opA for k0 .. k0 + 3: the lane's own rows (row_own ..) loaded, its partner's (the other block
+// of the same rows) swapped in.
+fn a_step_2x2(a_base: u32, k0: u32, row_own: u32) -> Step {
+  let own = a_block(a_base, k0, row_own);
+  return Step(own, swap_x(own));
+}
+
+fn b_step_2x2(b_base: u32, k0: u32, col_own: u32) -> Step {
+  let own = b_block(b_base, k0, col_own);
+  return Step(own, swap_y(own));
+}
+#endif
+
 #if ${QUAD}
 // Lane j's v in every lane of the quad, as q<j>.
 fn quad_all(v: vec4f) -> Quad {
@@ -553,10 +588,9 @@ struct KState {
   s0_1: vec4f, s1_1: vec4f, s2_1: vec4f, s3_1: vec4f,
 };
 
-// One step of four k's: opB's values for k0 .. k0 + 3, the outer products with opA's (in `a`) in
-// k order, and (COL_SUM) opA's columns added to the partial sums.
-fn k_step(st: KState, a: Step, b_base: u32, k0: u32, col0: u32, col1: u32) -> KState {
-  let b = b_step(b_base, k0, col0, col1);
+// One step of four k's: the outer products of opA's values (in `a`) and opB's (in `b`) for
+// k0 .. k0 + 3 in k order, and (COL_SUM) opA's columns added to the partial sums.
+fn k_step(st: KState, a: Step, b: Step) -> KState {
   var r = st;
   r.acc = outer_product(r.acc, a.lo.q0, a.hi.q0, b.lo.q0, b.hi.q0);
   r.acc = outer_product(r.acc, a.lo.q1, a.hi.q1, b.lo.q1, b.hi.q1);
@@ -579,23 +613,50 @@ fn k_step(st: KState, a: Step, b_base: u32, k0: u32, col0: u32, col1: u32) -> KS
 
 @compute @workgroup_size(WG_X, WG_Y)
 #if ${QUAD}
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sid: u32) {
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sid: u32) {
 #else
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
 #endif
   let m0 = (wid.y + params.row_tile_offset) * TILE_M;
   let n0 = (wid.x + params.col_tile_offset) * TILE_N;
   let batch = wid.z + params.batch_offset;
+#if ${QUAD_2X2}
+  // The thread's place in the grid (tx, ty) is its quad's 2 x 2 square (a permutation of the
+  // threads: every block of C still has one thread). Its row blocks are 4 ty.. and 4 (ty + WG_Y)..
+  // and its column blocks 4 tx.. and 4 (tx + WG_X).., as below, but taken in the order "the one it
+  // loads, the one its partner loads": lanes with odd tx load the second row block, lanes with odd
+  // ty the second column block. row0 / col0 are always the thread's own.
+  let pos = quad_2x2_position(li);
+  let tx = pos.x;
+  let first_row = m0 + pos.y * 4u;
+  let first_col = n0 + tx * 4u;
+  let odd_x = (tx & 1u) == 1u;
+  let odd_y = (pos.y & 1u) == 1u;
+  let row0 = select(first_row, first_row + WG_Y * 4u, odd_x);
+  let row1 = select(first_row + WG_Y * 4u, first_row, odd_x);
+  let col0 = select(first_col, first_col + WG_X * 4u, odd_y);
+  let col1 = select(first_col + WG_X * 4u, first_col, odd_y);
+#else
+  let tx = lid.x;
   let row0 = m0 + lid.y * 4u;
   let row1 = row0 + WG_Y * 4u;
   let col0 = n0 + lid.x * 4u;
   let col1 = col0 + WG_X * 4u;
+#endif
 
   let outer = batch_offsets(batch, params.outer_rank, params.outer_shape, params.outer_a_strides, params.outer_b_strides);
 
   // Zero-initialised: the register block and the partial column sums.
   var st: KState;
-#if ${QUAD}
+#if ${QUAD_2X2}
+  // The lanes of each hardware quad must be four consecutive invocations in order (as on
+  // SwiftShader and GPUs in practice) for the swaps to reach the right partners; anywhere else every
+  // lane loads its own. All four lanes reach the same quad_ok: if one lane sees lane j holding
+  // li & ~3 + j for every j, so does every other.
+  let quad_base = li & ~3u;
+  let quad_ok = quadBroadcast(li, 0u) == quad_base && quadBroadcast(li, 1u) == quad_base + 1u &&
+    quadBroadcast(li, 2u) == quad_base + 2u && quadBroadcast(li, 3u) == quad_base + 3u && sid % 4u == li % 4u;
+#elif ${QUAD}
   // Quads share A's loads when each is four threads of one row of the workgroup (subgroups made of
   // consecutive invocations, as on SwiftShader and GPUs in practice); anywhere else every lane loads
   // its own. All four lanes reach the same quad_ok: any lane of a mixed quad sees a different ty.
@@ -612,26 +673,37 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     let base = outer + batch_offsets(red, params.reduce_rank, params.reduce_shape, params.reduce_a_strides, params.reduce_b_strides);
     let a_base = base.x;
     let b_base = base.y;
-#if ${QUAD}
+#if ${QUAD_2X2}
     // Branch once per quad, outside the loop (SwiftShader would run both sides of a per-step branch).
     if (quad_ok) {
       for (var k0 = 0u; k0 < params.K; k0 += 4u) {
-        st = k_step(st, a_step_quad(a_base, k0, row0, row1, quad_lane), b_base, k0, col0, col1);
+        st = k_step(st, a_step_2x2(a_base, k0, row0), b_step_2x2(b_base, k0, col0));
       }
     } else {
       for (var k0 = 0u; k0 < params.K; k0 += 4u) {
-        st = k_step(st, a_step(a_base, k0, row0, row1), b_base, k0, col0, col1);
+        st = k_step(st, a_step(a_base, k0, row0, row1), b_step(b_base, k0, col0, col1));
+      }
+    }
+#elif ${QUAD}
+    if (quad_ok) {
+      for (var k0 = 0u; k0 < params.K; k0 += 4u) {
+        st = k_step(st, a_step_quad(a_base, k0, row0, row1, quad_lane), b_step(b_base, k0, col0, col1));
+      }
+    } else {
+      for (var k0 = 0u; k0 < params.K; k0 += 4u) {
+        st = k_step(st, a_step(a_base, k0, row0, row1), b_step(b_base, k0, col0, col1));
       }
     }
 #else
     for (var k0 = 0u; k0 < params.K; k0 += 4u) {
-      st = k_step(st, a_step(a_base, k0, row0, row1), b_base, k0, col0, col1);
+      st = k_step(st, a_step(a_base, k0, row0, row1), b_step(b_base, k0, col0, col1));
     }
 #endif
   }
 #if ${COL_SUM}
-  // The threads of the first column block write it (every block computed the same sums).
-  if (n0 == 0u && lid.x == 0u) {
+  // The threads of the first column block write it (every block computed the same sums); their row
+  // blocks are in order (tx even), row0 first.
+  if (n0 == 0u && tx == 0u) {
     let t0 = (st.s0_0 + st.s1_0) + (st.s2_0 + st.s3_0);
     for (var r = 0u; r < 4u; r++) {
       if (row0 + r < params.M) { col_sum[row0 + r] = t0[r]; }
