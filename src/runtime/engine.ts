@@ -3,8 +3,13 @@
  *
  * Submission model. Ops record dispatches into one open compute pass of one command encoder; nothing
  * is submitted until a readback (`toArray()`), an upload that must be ordered after pending work, a
- * full uniform ring, or an explicit `flush()`. WebGPU orders dispatches within a pass, so a
- * buffer released by one op and reused by the next in the same pass is safe.
+ * full uniform ring, or an explicit `flush()` (the trainer flushes after every step, so the GPU
+ * runs a step while the next is recorded). WebGPU orders dispatches within a pass, so a buffer
+ * released by one op and reused by the next in the same pass is safe.
+ *
+ * Waiting. A readback (and `sync()`) waits for the work submitted since the previous one; in Node it
+ * first sleeps through most of the time the same work took before (patient-wait.ts), because
+ * Dawn's Node binding would otherwise poll for it on a busy core.
  *
  * Uniforms. Each dispatch's small parameter block (sizes, strides, scalars) goes into a 256-byte
  * slot of a CPU-side staging array; at flush the whole array is written with one
