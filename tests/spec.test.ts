@@ -45,13 +45,13 @@ describe('validateSpec', () => {
     expect(validateSpec(base()).name).toBe('unit');
     for (const name of PRESET_NAMES) expect(() => preset(name), name).not.toThrow();
     expect(PRESET_NAMES).toContain(DEFAULT_PRESET);
-    for (const name of ['regime-finder', 'early-dropout', 'analysis', 'late-dropout', 'ablations', 'cpu-regime', 'cpu-early', 'cpu-late', 'cpu-analysis']) {
+    for (const name of ['regime-finder', 'early-dropout', 'analysis', 'late-dropout', 'ablations', 'cpu-regime', 'cpu-early', 'cpu-late', 'cpu-analysis', 'cpu-early-lr3e-3']) {
       expect(PRESET_NAMES).toContain(name);
     }
   });
 
   test('the CPU presets: MLPs, at least 10 paired seeds (analysis: 5), seeds never shared between them, the recipe of paper.md', () => {
-    const cpu = ['cpu-regime', 'cpu-early', 'cpu-late', 'cpu-analysis'].map((n) => preset(n));
+    const cpu = ['cpu-regime', 'cpu-early', 'cpu-late', 'cpu-analysis', 'cpu-early-lr3e-3'].map((n) => preset(n));
     const seen = new Map<number, string>();
     for (const s of cpu) {
       for (const cell of resolveCells(s)) {
@@ -75,6 +75,11 @@ describe('validateSpec', () => {
     expect(resolveCells(preset('cpu-early')).map((c) => c.data.trainSize)).toEqual([60000]);
     expect(preset('cpu-regime').arms.filter((a) => a.mode === 'none').map((a) => a.lr ?? preset('cpu-regime').lr).sort()).toEqual([0.0003, 0.001, 0.003]);
     expect(preset('cpu-late').arms.map((a) => a.mode)).toEqual(['none', 'standard', 'late']);
+    // cpu-early-lr3e-3 is cpu-early at the lr cpu-regime's baseline check found best, on fresh seeds.
+    const { name: _a, description: _b, seeds: _c, lr, selection: _d, ...rest } = preset('cpu-early-lr3e-3');
+    const { name: _e, description: _f, seeds: _g, lr: lrEarly, selection: _h, ...restEarly } = preset('cpu-early');
+    expect([lr, lrEarly]).toEqual([0.003, 0.001]);
+    expect(rest).toEqual(restEarly);
   });
 
   test('margins, alpha, selection and arm lr are checked', () => {

@@ -16,6 +16,7 @@ import cpuRegime from './cpu-regime.json';
 import cpuEarly from './cpu-early.json';
 import cpuLate from './cpu-late.json';
 import cpuAnalysis from './cpu-analysis.json';
+import cpuEarlyLr3e3 from './cpu-early-lr3e-3.json';
 
 /** GPU presets 1 regime finder, 2 early dropout, 3 analysis, 4 late dropout, 5 ablations; then the CPU-sized ones. */
 export const PRESETS: Readonly<Record<string, unknown>> = {
@@ -29,6 +30,7 @@ export const PRESETS: Readonly<Record<string, unknown>> = {
   'cpu-early': cpuEarly,
   'cpu-late': cpuLate,
   'cpu-analysis': cpuAnalysis,
+  'cpu-early-lr3e-3': cpuEarlyLr3e3,
 };
 
 export const PRESET_NAMES = Object.keys(PRESETS);
