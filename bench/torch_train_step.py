@@ -2,7 +2,7 @@
 """PyTorch eager's side of the training-step table: the same models, batch and step as
 bench/train-core.ts, timed the same way, printed as JSON.
 
-    python3 bench/torch_train_step.py [SPECS] [--device cuda|cpu] [--out FILE]
+    python3 bench/torch_train_step.py [SPECS] [--device cuda|cpu] [--threads N] [--out FILE]
 
 SPECS uses the bench's syntax (`WGTRAIN_BENCH_TRAIN`): `mlp`, `mlp:batch=256:width=32:dropout=0.1`,
 `vit:depth=4:dim=128:heads=4:batch=128`, the lab presets' models `vit-xs` (dim 32, depth 4, 2 heads)
@@ -184,7 +184,12 @@ def main():
     ap.add_argument('specs', nargs='?', default='mlp,vit-xs,vit-m')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--out', help='also write the JSON here')
+    ap.add_argument('--threads', type=int, help="torch.set_num_threads (default: PyTorch's own choice, 1 on the 2-core machine of docs/performance.md)")
     args = ap.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            sys.exit(f'torch_train_step: --threads must be at least 1, got {args.threads}')
+        torch.set_num_threads(args.threads)
     gpu = args.device.startswith('cuda')
     # f32 as in wgtrain: no TF32 tensor-core shortcut in matmuls.
     torch.backends.cuda.matmul.allow_tf32 = False
