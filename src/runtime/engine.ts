@@ -69,6 +69,7 @@ function checkError(words: Uint32Array): Error {
   return new Error(`wgtrain internal: unknown device-side check code ${code}`);
 }
 const UNIFORM_SLOTS = 1024;
+const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
 
 /** A 32-bit hash of `values` (FNV-1a style over 32-bit words). */
 function hash(...values: number[]): number {
@@ -83,8 +84,6 @@ interface WorkWindow {
   dispatches: number;
   signature: number;
 }
-
-const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
 
 export interface Dispatch {
   kernel: Kernel;
