@@ -140,7 +140,7 @@ describe('Autotuner (pure logic, fake timer)', () => {
     // stay, the latter also with prefetch and with its double-buffered tiles (exactly 16 KiB), and so
     // do the direct configs (no workgroup memory, at most 64 threads).
     expect(ids).toEqual(['32x32x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2',
-      '32x32/4x4+direct', '16x32/8x8+direct', '32x16/8x8+direct', '32x32/8x8+direct', '64x32/8x8+direct']);
+      '32x32/4x4+direct', '16x32/8x8+direct', '16x32/8x8+direct+rows', '32x16/8x8+direct', '32x32/8x8+direct', '64x32/8x8+direct']);
     expect(tileConfigProblem({ tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 }, small)).toMatch(/32768 bytes of workgroup memory, over 16384/);
     expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4 }, small)).toMatch(/256 threads, over 128/);
     expect(tileConfigProblem({ tileM: 64, tileN: 64, tileK: 16, threadM: 2, threadN: 4 }, big)).toMatch(/4 or 8/);
@@ -165,7 +165,7 @@ describe('matmul autotuning on the real adapter', () => {
     expect(r.cached).toBe(false);
     // Every candidate that fits a 64 x 64 x 16 problem was timed, and the fastest chosen.
     const timed = Object.keys(r.timesMs);
-    expect(timed.sort()).toEqual(['16x32/8x8+direct', '32x16/8x8+direct', '32x32/4x4+direct', '32x32/8x8+direct', '32x32x16/4x4',
+    expect(timed.sort()).toEqual(['16x32/8x8+direct', '16x32/8x8+direct+rows', '32x16/8x8+direct', '32x32/4x4+direct', '32x32/8x8+direct', '32x32x16/4x4',
       '64x32/8x8+direct', '64x64x16/4x4', '64x64x16/8x8', '64x64x16/8x8+pf', '64x64x16/8x8+pf2', '64x64x8/4x4']);
     expect(Object.values(r.timesMs).every((t) => Number.isFinite(t) && t > 0)).toBe(true);
     expect(r.timesMs[r.choice]).toBe(Math.min(...Object.values(r.timesMs)));
@@ -202,7 +202,7 @@ describe('matmul autotuning on the real adapter', () => {
     // Nothing bigger than the problem's padded size is timed: only tiles up to 32 x 32 (and K-steps up
     // to 8: the direct configs' 4) fit 5 x 3 x 7.
     const timed = Object.keys(results[0].record.timesMs);
-    expect(timed).toEqual(['32x32/4x4+direct', '16x32/8x8+direct', '32x16/8x8+direct', '32x32/8x8+direct']);
+    expect(timed).toEqual(['32x32/4x4+direct', '16x32/8x8+direct', '16x32/8x8+direct+rows', '32x16/8x8+direct', '32x32/8x8+direct']);
     expect(timed).toContain(results[0].record.choice);
     expect(matmulChoice(5, 3, 7)).toMatchObject({ tuned: true, id: results[0].record.choice });
   });
