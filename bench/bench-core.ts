@@ -172,6 +172,9 @@ interface Case {
   sync(batch: CaseBatch): Promise<void>;
 }
 
+/** Numbers every timed case, for its wait keys. */
+let nextCaseId = 0;
+
 /** The shared harness (src/runtime/timing.ts): two warm-up calls, batches sized for `targetMs`, `repeats` interleaved rounds. */
 export async function timeCases(cases: Case[], repeats: number, targetMs: number, maxIters = 200): Promise<Timing[]> {
   const batches = cases.map((c) => {
@@ -181,8 +184,6 @@ export async function timeCases(cases: Case[], repeats: number, targetMs: number
   const timings = await timeInterleaved(batches, { repeats, targetMs, maxCalls: maxIters, warmups: 2 });
   return timings.map(({ ms, samples, calls }) => ({ ms, samples: samples.map((x) => x.ms), iters: calls }));
 }
-/** Numbers every timed case, for its wait keys. */
-let nextCaseId = 0;
 
 /** wgtrain's sync: the engine's own, which waits patiently where Dawn would poll (patient-wait.ts). */
 export async function wgSync(): Promise<void> {
